@@ -1,0 +1,21 @@
+# The update agent (agent/): unit tests, power-cut matrix, lint, benchmarks.
+AGENT_PY := PYTHONPATH=$(CURDIR)/agent/src $(PYTHON)
+
+.PHONY: agent-deps agent-test agent-lint agent-bench
+DEPS_TARGETS += agent-deps
+TEST_TARGETS += agent-lint agent-test
+BENCH_TARGETS += agent-bench
+
+agent-deps:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check \
+		'pytest>=8' 'hypothesis>=6' 'ruff>=0.6' 'PyYAML>=6' 'cryptography>=41'
+
+agent-lint: agent-deps
+	$(PYTHON) -m ruff check agent tests
+	$(PYTHON) -m ruff format --check agent tests
+
+agent-test: agent-deps
+	$(AGENT_PY) -m pytest -q tests/agent
+
+agent-bench: agent-deps
+	$(AGENT_PY) -m scm_fwupdate.bench
