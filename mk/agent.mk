@@ -7,6 +7,8 @@ TEST_TARGETS += agent-lint agent-test
 BENCH_TARGETS += agent-bench
 
 agent-deps:
+	@command -v fw_setenv >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libubootenv-tool; }
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check \
 		'pytest>=8' 'hypothesis>=6' 'ruff>=0.6' 'PyYAML>=6' 'cryptography>=41'
 

@@ -1,0 +1,246 @@
+"""Update strategies: planners that turn images into one ordered transaction.
+
+Order inside a transaction, and why:
+1. A/B: mark the inactive slot unbootable (GPT, backup copy first), so the
+   boot chain never falls back to a half-written slot;
+2. A/B: write every ``X_<inactive>`` (pairs not in the update are copied from
+   the active slot, so the new slot is complete);
+3. primary/backup: write ``X_BACKUP`` then ``X``; the primary is copied from
+   the verified backup, so it no longer depends on the bundle file;
+4. single-copy: in place, from redo images kept in the journal;
+5. A/B: switch slots (GPT, backup copy first), only after every block above
+   was read back and verified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from .errors import GptError, PolicyError, VerifyError
+from .flash import Flash
+from .gpt import (
+    AB_MAX_RETRY,
+    Gpt,
+    Partition,
+    activate_slot,
+    boot_slot,
+    slot_attributes,
+    slot_pairs,
+)
+from .journal import Journal
+from .transaction import Plan, PlanBuilder
+
+BACKUP_SUFFIX = "_BACKUP"
+
+
+class Kind(StrEnum):
+    AB = "ab"
+    PRIMARY_BACKUP = "primary-backup"
+    SINGLE = "single"
+    IGNORE = "ignore"
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """An image to install: ``size`` bytes at ``offset`` of the file ``path``."""
+
+    target: str
+    path: Path
+    size: int
+    offset: int = 0
+    sha256: str | None = None  # expected; checked before the commit record
+
+
+def classify(gpt: Gpt, target: str, overrides: dict[str, str] | None = None) -> Kind:
+    """How a target is updated, from the GPT names (overridable by configuration)."""
+    if overrides and target in overrides:
+        return Kind(overrides[target])
+    names = set(gpt.names())
+    if f"{target}_a" in names and f"{target}_b" in names:
+        return Kind.AB
+    if target in names and f"{target}{BACKUP_SUFFIX}" in names:
+        return Kind.PRIMARY_BACKUP
+    if target in names:
+        return Kind.SINGLE
+    raise PolicyError(f"no partition or slot group '{target}' in the GPT")
+
+
+def _aligned(p: Partition, flash: Flash) -> Partition:
+    if p.offset % flash.geometry.erasesize or p.size % flash.geometry.erasesize:
+        raise GptError(f"partition '{p.name}' is not aligned to the flash erase block")
+    if p.offset + p.size > flash.geometry.size:
+        raise GptError(f"partition '{p.name}' ends beyond the flash")
+    return p
+
+
+def _fits(image: ImageSpec, p: Partition) -> None:
+    if image.size > p.size:
+        raise PolicyError(
+            f"image for '{image.target}' ({image.size} bytes) is larger than "
+            f"partition '{p.name}' ({p.size} bytes)"
+        )
+
+
+def write_gpt(builder: PlanBuilder, gpt: Gpt, what: str) -> None:
+    """Both copies, backup first: at every moment one consistent table exists."""
+    backup, primary = gpt.copies()
+    builder.step(f"{what}: backup GPT")
+    builder.patch(backup)
+    builder.step(f"{what}: primary GPT")
+    builder.patch(primary)
+
+
+def other_slot(slot: str) -> str:
+    return "b" if slot == "a" else "a"
+
+
+def plan_install(
+    flash: Flash,
+    journal: Journal,
+    gpt: Gpt,
+    images: list[ImageSpec],
+    *,
+    activate: bool = True,
+    overrides: dict[str, str] | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Plan:
+    """Plan and commit the whole update; raises (nothing written) on any bad input."""
+    kinds = {img.target: classify(gpt, img.target, overrides) for img in images}
+    ab = [img for img in images if kinds[img.target] == Kind.AB]
+    pb = [img for img in images if kinds[img.target] == Kind.PRIMARY_BACKUP]
+    single = [img for img in images if kinds[img.target] == Kind.SINGLE]
+
+    current = boot_slot(gpt)
+    target_slot = other_slot(current) if current else "b"
+    if ab and current is None:
+        raise GptError("no bootable A/B slot: the boot chain would not start; refusing to update")
+    for img in ab:
+        _fits(img, _aligned(gpt.find(f"{img.target}_{target_slot}"), flash))
+    for img in pb:
+        _fits(img, _aligned(gpt.find(img.target), flash))
+        _fits(img, _aligned(gpt.find(img.target + BACKUP_SUFFIX), flash))
+    for img in single:
+        _fits(img, _aligned(gpt.find(img.target), flash))
+
+    info = dict(meta or {})
+    info.update({"kinds": {k: str(v) for k, v in kinds.items()}})
+    if ab:
+        info.update({"slot": target_slot, "activate": activate})
+    builder = PlanBuilder(flash, journal, info)
+    try:
+        if ab:
+            unbootable = gpt.with_attributes(
+                slot_attributes(
+                    gpt, target_slot, unbootable=True, active=False, successful=False, retry=0
+                )
+            )
+            write_gpt(builder, unbootable, f"mark slot {target_slot} unbootable")
+            bundled = {img.target for img in ab}
+            for img in ab:
+                p = gpt.find(f"{img.target}_{target_slot}")
+                builder.step(f"write {p.name}")
+                _check(img, builder.from_file(p.offset, p.size, img.path, img.offset, img.size))
+            for base, pair in slot_pairs(gpt).items():
+                if base in bundled:
+                    continue
+                src, dst = pair["ab".index(current)], pair["ab".index(target_slot)]  # type: ignore[arg-type]
+                if src.size != dst.size:
+                    raise GptError(f"'{src.name}' and '{dst.name}' differ in size")
+                builder.step(f"copy {src.name} to {dst.name}")
+                builder.copy(_aligned(dst, flash).offset, dst.size, _aligned(src, flash).offset)
+        for img in pb:
+            backup = gpt.find(img.target + BACKUP_SUFFIX)
+            primary = gpt.find(img.target)
+            builder.step(f"write {backup.name}")
+            _check(
+                img, builder.from_file(backup.offset, backup.size, img.path, img.offset, img.size)
+            )
+            builder.step(f"write {primary.name}")
+            size = min(primary.size, backup.size)
+            builder.copy(primary.offset, size, backup.offset)
+            if primary.size > size:
+                builder.inline(primary.offset + size, b"", primary.size - size)
+        for img in single:
+            p = gpt.find(img.target)
+            builder.step(f"write {p.name} in place")
+            _check(img, _inline_file(builder, p, img))
+        if ab:
+            final = (
+                activate_slot(gpt, target_slot)
+                if activate
+                else _installed_inactive(gpt, target_slot)
+            )
+            write_gpt(builder, final, f"{'activate' if activate else 'enable'} slot {target_slot}")
+    except BaseException as e:
+        if isinstance(e, Exception):
+            builder.abort(str(e))
+        raise
+    return builder.commit()
+
+
+def _installed_inactive(gpt: Gpt, slot: str) -> Gpt:
+    """Install now, activate later: bootable as a fallback, not selected."""
+    return gpt.with_attributes(
+        slot_attributes(
+            gpt,
+            slot,
+            priority=1,
+            active=False,
+            retry=AB_MAX_RETRY,
+            successful=False,
+            unbootable=False,
+        )
+    )
+
+
+def _inline_file(builder: PlanBuilder, p: Partition, img: ImageSpec) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+
+    def chunks() -> Any:
+        with open(img.path, "rb") as f:
+            f.seek(img.offset)
+            left = img.size
+            while left:
+                data = f.read(min(left, 1 << 16))
+                if not data:
+                    raise VerifyError(f"image for '{img.target}' is truncated")
+                digest.update(data)
+                left -= len(data)
+                yield data
+
+    builder.inline(p.offset, chunks(), p.size)
+    return digest.hexdigest()
+
+
+def _check(img: ImageSpec, actual: str) -> None:
+    if img.sha256 is not None and actual != img.sha256.lower():
+        raise VerifyError(f"image for '{img.target}': sha256 mismatch (bundle damaged or tampered)")
+
+
+# ------------------------------------------------------------- slot changes
+
+
+def plan_gpt_change(flash: Flash, journal: Journal, gpt: Gpt, new: Gpt, what: str) -> Plan:
+    """A transaction that only rewrites the GPT (activate, mark-good, mark-bad)."""
+    builder = PlanBuilder(flash, journal, {"operation": what})
+    write_gpt(builder, new, what)
+    return builder.commit()
+
+
+def slot_marked_good(gpt: Gpt, slot: str) -> Gpt:
+    return gpt.with_attributes(slot_attributes(gpt, slot, successful=True, unbootable=False))
+
+
+def slot_marked_bad(gpt: Gpt, slot: str) -> Gpt:
+    return gpt.with_attributes(
+        slot_attributes(gpt, slot, successful=False, unbootable=True, active=False, retry=0)
+    )
+
+
+def slot_activated(gpt: Gpt, slot: str) -> Gpt:
+    return activate_slot(gpt, slot)

@@ -1,0 +1,459 @@
+"""Transactions: plan -> commit -> apply per erase block -> done; resume after a cut.
+
+A plan is a list of entries, one per erase block, in the order they must be
+applied: "make the block at ``offset`` hash to ``sha256``, taking the data
+from ``source``". Nothing touches the flash before the COMMIT record is
+durable; after it, every run (first or resumed) walks the entries from the
+last PROGRESS record on, re-hashes each block and only erases/programs blocks
+that differ. See docs/safety.md for the invariants.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import IntEnum
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from .errors import AgentError, JournalError, VerifyError
+from .flash import Flash
+from .journal import Journal, RecordType
+
+ENTRY = struct.Struct(
+    "<BBHIQQI32s"
+)  # op, source kind, source file, data length, offset, arg, length, sha
+PLAN_HEAD = struct.Struct("<I")  # JSON header length
+PLAN_VERSION = 1
+DEFAULT_PROGRESS_EVERY = 256  # blocks (1 MiB of 4 KiB blocks) between PROGRESS records
+DEFAULT_MAX_RESUMES = 3
+
+
+class Src(IntEnum):
+    ERASED = 0  # all 0xFF
+    FILE = 1  # bytes [arg, arg + data_len) of sources[file], padded with 0xFF
+    JOURNAL = 2  # the DATA record with sequence number ``arg``
+    FLASH = 3  # data_len bytes of the flash at ``arg``, padded with 0xFF
+
+
+@dataclass(frozen=True)
+class Entry:
+    offset: int
+    length: int
+    sha256: bytes
+    src: Src
+    arg: int = 0
+    data_len: int = 0
+    file: int = 0
+
+    def pack(self) -> bytes:
+        return ENTRY.pack(
+            1, self.src, self.file, self.data_len, self.offset, self.arg, self.length, self.sha256
+        )
+
+    @classmethod
+    def unpack_from(cls, buf: bytes, pos: int) -> Entry:
+        _op, src, file, data_len, offset, arg, length, sha = ENTRY.unpack_from(buf, pos)
+        return cls(offset, length, sha, Src(src), arg, data_len, file)
+
+
+@dataclass
+class Step:
+    name: str
+    start: int
+    end: int = 0
+
+
+@dataclass
+class Plan:
+    block_size: int
+    entries: list[Entry] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def encode(self) -> bytes:
+        head = json.dumps(
+            {
+                "version": PLAN_VERSION,
+                "block_size": self.block_size,
+                "sources": self.sources,
+                "steps": [[s.name, s.start, s.end] for s in self.steps],
+                "meta": self.meta,
+                "entries": len(self.entries),
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        ).encode()
+        return PLAN_HEAD.pack(len(head)) + head + b"".join(e.pack() for e in self.entries)
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Plan:
+        try:
+            (n,) = PLAN_HEAD.unpack_from(raw)
+            head = json.loads(raw[PLAN_HEAD.size : PLAN_HEAD.size + n])
+            if head["version"] != PLAN_VERSION:
+                raise ValueError(f"plan version {head['version']}")
+            pos = PLAN_HEAD.size + n
+            entries = [Entry.unpack_from(raw, pos + i * ENTRY.size) for i in range(head["entries"])]
+        except (ValueError, KeyError, TypeError, struct.error) as e:
+            raise JournalError(f"journal holds an unreadable plan: {e}") from None
+        return cls(
+            head["block_size"],
+            entries,
+            head["sources"],
+            [Step(*s) for s in head["steps"]],
+            head["meta"],
+        )
+
+    def step_at(self, index: int) -> str:
+        for s in self.steps:
+            if s.start <= index < s.end:
+                return s.name
+        return ""
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+# ---------------------------------------------------------------- planning
+
+
+class PlanBuilder:
+    """Collects entries for one transaction and writes BEGIN, DATA, PLAN, COMMIT.
+
+    Redo images (``inline``) go to the journal as they are planned, so memory
+    stays bounded by one erase block whatever the image size.
+    """
+
+    def __init__(self, flash: Flash, journal: Journal, meta: dict[str, Any] | None = None) -> None:
+        if pending_state(journal).kind == "pending":
+            raise JournalError(
+                f"journal {journal.path} holds an unfinished transaction: run 'resume' first"
+            )
+        self.flash = flash
+        self.journal = journal
+        self.bs = flash.geometry.erasesize
+        self.plan = Plan(self.bs, meta=dict(meta or {}))
+        self.expected: dict[int, bytes] = {}  # block offset -> hash after the entries so far
+        self.plan.meta.setdefault("txid", str(uuid.uuid4()))
+        self.plan.meta.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        journal.reset()
+        journal.append(RecordType.BEGIN, {"txid": self.plan.meta["txid"], "meta": self.plan.meta})
+
+    def step(self, name: str) -> None:
+        if self.plan.steps:
+            self.plan.steps[-1].end = len(self.plan.entries)
+        self.plan.steps.append(Step(name, len(self.plan.entries)))
+
+    def _check_region(self, offset: int, size: int) -> None:
+        if offset % self.bs or size % self.bs or offset + size > self.flash.geometry.size:
+            raise AgentError(
+                f"region 0x{offset:x}+0x{size:x} is not erase-block aligned on this flash"
+            )
+
+    def _block(self, data: bytes) -> bytes:
+        return data + b"\xff" * (self.bs - len(data))
+
+    def from_file(self, offset: int, size: int, path: Path, file_offset: int, data_len: int) -> str:
+        """Region gets the file's bytes then 0xFF; returns the sha256 hex of the file bytes."""
+        self._check_region(offset, size)
+        if data_len > size:
+            raise AgentError(f"{data_len} bytes do not fit the {size}-byte region")
+        path = path.resolve()
+        if str(path) not in self.plan.sources:
+            self.plan.sources.append(str(path))
+        file = self.plan.sources.index(str(path))
+        whole = hashlib.sha256()
+        with open(path, "rb") as f:
+            f.seek(file_offset)
+            for pos in range(0, size, self.bs):
+                n = max(0, min(self.bs, data_len - pos))
+                data = f.read(n)
+                if len(data) != n:
+                    raise AgentError(f"{path}: truncated at {file_offset + pos + len(data)}")
+                whole.update(data)
+                src = Src.FILE if n else Src.ERASED
+                digest = sha256(self._block(data))
+                self._add(Entry(offset + pos, self.bs, digest, src, file_offset + pos, n, file))
+        return whole.hexdigest()
+
+    def copy(self, offset: int, size: int, src_offset: int) -> None:
+        """Region becomes a copy of another region of the same flash.
+
+        The expected hashes are those the source will have when this entry
+        runs: planned earlier in this transaction, or what the flash holds now.
+        """
+        self._check_region(offset, size)
+        for pos in range(0, size, self.bs):
+            digest = self.expected.get(src_offset + pos) or sha256(
+                self.flash.read(src_offset + pos, self.bs)
+            )
+            self._add(Entry(offset + pos, self.bs, digest, Src.FLASH, src_offset + pos, self.bs))
+
+    def inline(self, offset: int, data: bytes | Iterable[bytes], size: int) -> None:
+        """Region gets these bytes then 0xFF; changed blocks are kept as redo images."""
+        self._check_region(offset, size)
+        buf = bytearray()
+        pos = 0
+        for chunk in [data] if isinstance(data, bytes) else data:
+            buf += chunk
+            while len(buf) >= self.bs:
+                if pos >= size:
+                    raise AgentError(f"data for 0x{offset:x} is larger than its {size}-byte region")
+                self._inline_block(offset + pos, bytes(buf[: self.bs]))
+                del buf[: self.bs]
+                pos += self.bs
+        if buf:
+            if pos >= size:
+                raise AgentError(f"data for 0x{offset:x} is larger than its {size}-byte region")
+            self._inline_block(offset + pos, self._block(bytes(buf)))
+            pos += self.bs
+        for rest in range(pos, size, self.bs):
+            self._inline_block(offset + rest, b"\xff" * self.bs)
+
+    def patch(self, ranges: list[tuple[int, bytes]]) -> None:
+        """Bytes at any offsets: whole erase blocks are planned, the rest taken from the flash.
+
+        Used for GPT structures (several ranges may share one erase block with
+        512-byte sectors), which never share a block with a partition this
+        transaction writes: partition regions must be erase-block aligned.
+        """
+        blocks: dict[int, bytearray] = {}
+        for offset, data in ranges:
+            for pos in range(offset - offset % self.bs, offset + len(data), self.bs):
+                if pos not in blocks:
+                    blocks[pos] = bytearray(self.flash.read(pos, self.bs))
+                lo, hi = max(pos, offset), min(pos + self.bs, offset + len(data))
+                blocks[pos][lo - pos : hi - pos] = data[lo - offset : hi - offset]
+        for pos in sorted(blocks):
+            self._inline_block(pos, bytes(blocks[pos]))
+
+    def _inline_block(self, offset: int, block: bytes) -> None:
+        digest = sha256(block)
+        current = self.expected.get(offset) or sha256(self.flash.read(offset, self.bs))
+        if current == digest:
+            return  # already there: no entry, no redo image
+        if block == b"\xff" * self.bs:
+            self._add(Entry(offset, self.bs, digest, Src.ERASED))
+            return
+        rec = self.journal.append(RecordType.DATA, block)
+        self._add(Entry(offset, self.bs, digest, Src.JOURNAL, rec.seq, self.bs))
+
+    def _add(self, entry: Entry) -> None:
+        self.plan.entries.append(entry)
+        self.expected[entry.offset] = entry.sha256
+
+    def commit(self) -> Plan:
+        if self.plan.steps:
+            self.plan.steps[-1].end = len(self.plan.entries)
+        self.journal.append(RecordType.PLAN, self.plan.encode())
+        self.journal.sync()  # plan and redo images durable before the commit record
+        self.journal.append(RecordType.COMMIT, {"txid": self.plan.meta["txid"]})
+        self.journal.sync()  # commit durable before the first flash operation
+        return self.plan
+
+    def abort(self, reason: str) -> None:
+        self.journal.append(RecordType.ABORT, {"reason": reason})
+        self.journal.sync()
+
+
+# ----------------------------------------------------------------- state
+
+
+@dataclass
+class JournalState:
+    kind: str  # idle | uncommitted | pending | done | abandoned
+    plan: Plan | None = None
+    next_index: int = 0
+    resumes: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+    detail: str = ""
+
+
+def pending_state(journal: Journal) -> JournalState:
+    """What the journal says about the last transaction."""
+    begin = journal.last(RecordType.BEGIN)
+    if begin is None:
+        return JournalState("idle")
+    meta = begin.json().get("meta", {})
+    after = [r for r in journal.records if r.seq > begin.seq]
+    types = {r.type for r in after}
+    if RecordType.DONE in types:
+        return JournalState("done", meta=meta)
+    if RecordType.ABANDONED in types:
+        detail = journal.last(RecordType.ABANDONED).json().get("reason", "")  # type: ignore[union-attr]
+        return JournalState("abandoned", meta=meta, detail=detail)
+    if RecordType.ABORT in types:
+        return JournalState("idle", meta=meta)
+    if RecordType.COMMIT not in types:
+        return JournalState("uncommitted", meta=meta)
+    plan_rec = journal.last(RecordType.PLAN)
+    assert plan_rec is not None and plan_rec.seq > begin.seq
+    plan = Plan.decode(plan_rec.payload)
+    progress = journal.last(RecordType.PROGRESS)
+    next_index = progress.json()["next"] if progress and progress.seq > begin.seq else 0
+    resumes = sum(1 for r in after if r.type == RecordType.RESUME)
+    return JournalState("pending", plan, next_index, resumes, meta)
+
+
+# ----------------------------------------------------------------- applying
+
+
+@dataclass
+class ApplyStats:
+    blocks: int = 0
+    skipped_identical: int = 0
+    erases: int = 0
+    erases_skipped: int = 0
+    pages_programmed: int = 0
+
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+class Applier:
+    """Walks a committed plan. The same code runs for the first run and for resume."""
+
+    def __init__(
+        self,
+        flash: Flash,
+        journal: Journal,
+        plan: Plan,
+        progress: ProgressFn | None = None,
+        progress_every: int = DEFAULT_PROGRESS_EVERY,
+    ) -> None:
+        self.flash = flash
+        self.journal = journal
+        self.plan = plan
+        self.progress = progress
+        self.progress_every = max(1, progress_every)
+        self.stats = ApplyStats()
+        self._files: dict[int, BinaryIO] = {}
+        self._step_ends = {s.end for s in plan.steps}
+
+    def _target(self, e: Entry) -> bytes:
+        bs = self.plan.block_size
+        if e.src == Src.ERASED:
+            data = b""
+        elif e.src == Src.JOURNAL:
+            data = self.journal.read_data(e.arg)
+        elif e.src == Src.FLASH:
+            data = self.flash.read(e.arg, e.data_len)
+        else:
+            f = self._files.get(e.file)
+            if f is None:
+                path = self.plan.sources[e.file]
+                try:
+                    f = self._files[e.file] = open(path, "rb")  # noqa: SIM115 - closed in run()
+                except OSError as err:
+                    raise JournalError(
+                        f"source {path} of the pending update is gone: {err.strerror}"
+                    ) from None
+            f.seek(e.arg)
+            data = f.read(e.data_len)
+        block = data + b"\xff" * (bs - len(data))
+        if sha256(block) != e.sha256:
+            raise VerifyError(
+                f"source data ({e.src.name}) for block 0x{e.offset:x} differs from the plan"
+            )
+        return block
+
+    def _write_block(self, e: Entry, current: bytes) -> None:
+        target = self._target(e)
+        ws = self.flash.geometry.writesize
+        cur, tgt = int.from_bytes(current, "little"), int.from_bytes(target, "little")
+        if cur & tgt != tgt:
+            # Some bit must go 0 -> 1: only an erase does that.
+            self.flash.erase(e.offset, e.length)
+            self.stats.erases += 1
+            current = b"\xff" * e.length
+        else:
+            self.stats.erases_skipped += 1
+        for p in range(0, e.length, ws):
+            if target[p : p + ws] != current[p : p + ws]:
+                self.flash.program(e.offset + p, target[p : p + ws])
+                self.stats.pages_programmed += 1
+        if sha256(self.flash.read(e.offset, e.length)) != e.sha256:
+            raise VerifyError(f"read-back of block 0x{e.offset:x} differs from what was written")
+
+    def run(self, start: int = 0, on_finish: Callable[[], None] | None = None) -> ApplyStats:
+        entries = self.plan.entries
+        total = len(entries)
+        try:
+            for i in range(start, total):
+                e = entries[i]
+                current = self.flash.read(e.offset, e.length)
+                self.stats.blocks += 1
+                if sha256(current) == e.sha256:
+                    self.stats.skipped_identical += 1
+                else:
+                    self._write_block(e, current)
+                done = i + 1
+                if done % self.progress_every == 0 or done in self._step_ends:
+                    self.journal.append(RecordType.PROGRESS, {"next": done})
+                    self.journal.sync()
+                if self.progress:
+                    self.progress(done, total, self.plan.step_at(i))
+            if on_finish:
+                on_finish()
+            self.journal.append(RecordType.DONE, {"txid": self.plan.meta.get("txid")})
+            self.journal.sync()
+        finally:
+            for f in self._files.values():
+                f.close()
+            self._files.clear()
+        return self.stats
+
+
+def apply(
+    flash: Flash,
+    journal: Journal,
+    plan: Plan,
+    progress: ProgressFn | None = None,
+    progress_every: int = DEFAULT_PROGRESS_EVERY,
+) -> ApplyStats:
+    return Applier(flash, journal, plan, progress, progress_every).run()
+
+
+def resume(
+    flash: Flash,
+    journal: Journal,
+    max_attempts: int = DEFAULT_MAX_RESUMES,
+    progress: ProgressFn | None = None,
+    progress_every: int = DEFAULT_PROGRESS_EVERY,
+) -> tuple[JournalState, ApplyStats | None]:
+    """Finish a committed transaction, drop an uncommitted one; idempotent."""
+    state = pending_state(journal)
+    if state.kind == "uncommitted":
+        journal.append(RecordType.ABORT, {"reason": "not committed before the interruption"})
+        journal.sync()
+        return state, None
+    if state.kind != "pending":
+        return state, None
+    assert state.plan is not None
+    if state.resumes >= max_attempts:
+        reason = f"gave up after {state.resumes} resume attempts"
+        journal.append(RecordType.ABANDONED, {"reason": reason})
+        journal.sync()
+        raise JournalError(f"update {state.meta.get('txid', '?')}: {reason}")
+    journal.append(RecordType.RESUME, {"attempt": state.resumes + 1, "next": state.next_index})
+    journal.sync()
+    applier = Applier(flash, journal, state.plan, progress, progress_every)
+    stats = applier.run(state.next_index)
+    return state, stats
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

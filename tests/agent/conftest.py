@@ -1,0 +1,39 @@
+"""Shared pytest set-up for the agent tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[2] / "agent" / "src"))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    from powercut import CUT_POINTS
+
+    if CUT_POINTS:
+        terminalreporter.section("power-cut matrix")
+        for name, count in sorted(CUT_POINTS.items()):
+            terminalreporter.write_line(f"{name}: {count} cut points")
+        terminalreporter.write_line(f"total: {sum(CUT_POINTS.values())} cut points, all checked")
+
+
+@pytest.fixture
+def shm_path(tmp_path: Path) -> Iterator[Path]:
+    """A directory on tmpfs when there is one: the matrix fsyncs thousands of times."""
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield tmp_path
+        return
+    path = Path(tempfile.mkdtemp(dir=shm, prefix="scm-fwupdate-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
