@@ -1,0 +1,399 @@
+"""The agent's configuration file, ``/etc/scm-fwupdate.yaml``.
+
+Every key is optional; a missing file means all defaults (see
+``default_config_yaml()`` for the documented file). Unknown keys are rejected,
+and every error names the file and the key (dotted, e.g. ``boot.uboot.boot_left``)
+or, for broken YAML, the line. Paths must be absolute: the agent runs from
+systemd units and from a shell alike, and a relative path would depend on the
+working directory.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("/etc/scm-fwupdate.yaml")
+MAX_CONFIG_SIZE = 1024 * 1024
+
+BOOT_BACKENDS = ("qualcomm-gpt", "uboot-env", "script")
+SLOT_KINDS = ("ab", "primary-backup", "single", "ignore")
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate mapping keys (a silent override hides mistakes)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "unhashable mapping key", key_node.start_mark
+                ) from None
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+class YamlSyntaxError(Exception):
+    """Internal: YAML that does not parse; callers turn it into their own AgentError."""
+
+    def __init__(self, line: int | None, reason: str) -> None:
+        self.line = line
+        self.reason = " ".join(str(reason).split())
+        where = f"line {line}: " if line is not None else ""
+        super().__init__(f"{where}{self.reason}")
+
+
+def yaml_load_strict(text: str | bytes) -> Any:
+    """yaml.safe_load that also rejects duplicate keys; raises YamlSyntaxError."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        reason = exc.problem or exc.context or "invalid YAML"
+        raise YamlSyntaxError(line, reason) from exc
+    except yaml.YAMLError as exc:
+        raise YamlSyntaxError(None, str(exc) or type(exc).__name__) from exc
+    except (ValueError, OverflowError) as exc:  # e.g. an impossible date: 2026-13-01
+        raise YamlSyntaxError(None, str(exc) or type(exc).__name__) from exc
+    except RecursionError as exc:
+        raise YamlSyntaxError(None, "nesting too deep") from exc
+
+
+def key_name(key: object) -> str:
+    """A key as it appears in messages: plain if printable text, repr otherwise."""
+    if isinstance(key, str) and key and key.isprintable() and "'" not in key:
+        return key
+    return repr(key)
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@dataclass(frozen=True)
+class UBootConfig:
+    printenv: str = "fw_printenv"
+    setenv: str = "fw_setenv"
+    config: Path | None = None  # fw_env.config; None: the tools' default (/etc/fw_env.config)
+    boot_left: int = 3
+
+
+@dataclass(frozen=True)
+class BootConfig:
+    backend: str = "qualcomm-gpt"
+    script: Path | None = None
+    uboot: UBootConfig = field(default_factory=UBootConfig)
+
+
+@dataclass(frozen=True)
+class SlotsConfig:
+    overrides: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class MarkGoodConfig:
+    target: str = "multi-user.target"
+
+
+@dataclass(frozen=True)
+class Config:
+    device: str = "qcom_scm_storage"
+    compatible: str = "radxa,dragon-q6a"
+    keyring: Path = Path("/etc/scm-fwupdate/keyring")
+    state_dir: Path = Path("/var/lib/scm-fwupdate")
+    journal: Path = Path("/var/lib/scm-fwupdate/journal")
+    history: Path = Path("/var/lib/scm-fwupdate/history.jsonl")
+    lock: Path = Path("/run/scm-fwupdate.lock")
+    max_resume_attempts: int = 3
+    boot: BootConfig = field(default_factory=BootConfig)
+    slots: SlotsConfig = field(default_factory=SlotsConfig)
+    mark_good: MarkGoodConfig = field(default_factory=MarkGoodConfig)
+    inbox: Path = Path("/var/lib/scm-fwupdate/inbox")
+    source: Path | None = None  # the file the values came from; None: built-in defaults
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class _Checker:
+    def __init__(self, source: Path) -> None:
+        self.source = source
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.source}: key '{key}': {message}")
+
+    def mapping(self, value: object, key: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(key, f"expected a mapping, got {_type_name(value)}")
+        for k in value:
+            if k not in allowed:
+                full = f"{key}.{key_name(k)}" if key else key_name(k)
+                raise ConfigError(
+                    f"{self.source}: key '{full}': unknown key (allowed: {', '.join(allowed)})"
+                )
+        return value
+
+    def string(self, value: object, key: str, default: str) -> str:
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise self.fail(key, f"expected a string, got {_type_name(value)}")
+        if not value.strip():
+            raise self.fail(key, "must not be empty")
+        if not value.isprintable():
+            raise self.fail(key, "must not contain control characters")
+        return value
+
+    def path(self, value: object, key: str, default: Path | None) -> Path | None:
+        if value is None:
+            return default
+        text = self.string(value, key, "")
+        if not text.startswith("/"):
+            raise self.fail(key, f"expected an absolute path, got {text!r}")
+        return Path(text)
+
+    def integer(self, value: object, key: str, default: int, minimum: int, maximum: int) -> int:
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f"expected an integer, got {_type_name(value)}")
+        if not minimum <= value <= maximum:
+            raise self.fail(key, f"must be between {minimum} and {maximum}, got {value}")
+        return value
+
+    def choice(self, value: object, key: str, default: str, choices: tuple[str, ...]) -> str:
+        text = self.string(value, key, default)
+        if text not in choices:
+            raise self.fail(key, f"expected one of {', '.join(choices)}, got {text!r}")
+        return text
+
+
+def _type_name(value: object) -> str:
+    return {
+        type(None): "null",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+    }.get(type(value), type(value).__name__)
+
+
+_TOP_KEYS = (
+    "device",
+    "compatible",
+    "keyring",
+    "state_dir",
+    "journal",
+    "history",
+    "lock",
+    "max_resume_attempts",
+    "boot",
+    "slots",
+    "mark_good",
+    "inbox",
+)
+_PARTITION_NAME = re.compile(r"[A-Za-z0-9_.+-]{1,36}")
+
+
+def config_from_dict(data: object, source: Path) -> Config:
+    """Validate a parsed YAML document; source is only used in messages."""
+    c = _Checker(source)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {_type_name(data)}")
+    top = c.mapping(data, "", _TOP_KEYS)
+    d = Config()
+
+    state_dir = c.path(top.get("state_dir"), "state_dir", d.state_dir)
+    assert state_dir is not None
+
+    boot_raw = c.mapping(top.get("boot"), "boot", ("backend", "script", "uboot"))
+    uboot_raw = c.mapping(
+        boot_raw.get("uboot"), "boot.uboot", ("printenv", "setenv", "config", "boot_left")
+    )
+    du = UBootConfig()
+    uboot = UBootConfig(
+        printenv=c.string(uboot_raw.get("printenv"), "boot.uboot.printenv", du.printenv),
+        setenv=c.string(uboot_raw.get("setenv"), "boot.uboot.setenv", du.setenv),
+        config=c.path(uboot_raw.get("config"), "boot.uboot.config", None),
+        boot_left=c.integer(uboot_raw.get("boot_left"), "boot.uboot.boot_left", 3, 1, 255),
+    )
+    backend = c.choice(boot_raw.get("backend"), "boot.backend", "qualcomm-gpt", BOOT_BACKENDS)
+    script = c.path(boot_raw.get("script"), "boot.script", None)
+    if backend == "script" and script is None:
+        raise c.fail("boot.script", "required when boot.backend is 'script'")
+    boot = BootConfig(backend=backend, script=script, uboot=uboot)
+
+    slots_raw = c.mapping(top.get("slots"), "slots", ("overrides",))
+    overrides_raw = slots_raw.get("overrides")
+    overrides: dict[str, str] = {}
+    if overrides_raw is not None:
+        if not isinstance(overrides_raw, dict):
+            raise c.fail("slots.overrides", f"expected a mapping, got {_type_name(overrides_raw)}")
+        for name, kind in overrides_raw.items():
+            if not isinstance(name, str) or not _PARTITION_NAME.fullmatch(name):
+                raise c.fail(
+                    f"slots.overrides.{key_name(name)}",
+                    "expected a partition name (up to 36 of A-Z a-z 0-9 _ . + -)",
+                )
+            overrides[name] = c.choice(kind, f"slots.overrides.{name}", "", SLOT_KINDS)
+    slots = SlotsConfig(overrides=MappingProxyType(overrides))
+
+    mg_raw = c.mapping(top.get("mark_good"), "mark_good", ("target",))
+    mark_good = MarkGoodConfig(
+        target=c.string(mg_raw.get("target"), "mark_good.target", d.mark_good.target)
+    )
+
+    def under_state(key: str, default_name: str) -> Path:
+        value = c.path(top.get(key), key, state_dir / default_name)
+        assert value is not None
+        return value
+
+    keyring = c.path(top.get("keyring"), "keyring", d.keyring)
+    lock = c.path(top.get("lock"), "lock", d.lock)
+    assert keyring is not None and lock is not None
+    return Config(
+        device=c.string(top.get("device"), "device", d.device),
+        compatible=c.string(top.get("compatible"), "compatible", d.compatible),
+        keyring=keyring,
+        state_dir=state_dir,
+        journal=under_state("journal", "journal"),
+        history=under_state("history", "history.jsonl"),
+        lock=lock,
+        max_resume_attempts=c.integer(
+            top.get("max_resume_attempts"), "max_resume_attempts", 3, 1, 1000
+        ),
+        boot=boot,
+        slots=slots,
+        mark_good=mark_good,
+        inbox=under_state("inbox", "inbox"),
+        source=source,
+    )
+
+
+def load_config(path: Path | None = None, *, missing_ok: bool = True) -> Config:
+    """Load and validate the configuration.
+
+    path None means DEFAULT_CONFIG_PATH. A missing file gives the built-in defaults
+    (Config().source is None) unless missing_ok is False (use that for a path the
+    user named explicitly, so a typo is not silently ignored).
+    """
+    path = DEFAULT_CONFIG_PATH if path is None else Path(path)
+    try:
+        with path.open("rb") as f:
+            raw = f.read(MAX_CONFIG_SIZE + 1)
+    except FileNotFoundError:
+        if missing_ok:
+            return Config()
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_CONFIG_SIZE:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_SIZE} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line}: not valid UTF-8") from exc
+    try:
+        data = yaml_load_strict(text)
+    except YamlSyntaxError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    return config_from_dict(data, path)
+
+
+# --------------------------------------------------------------------------- default file
+
+_DEFAULT_FILE = """\
+# /etc/scm-fwupdate.yaml: configuration of scm-fwupdate.
+# Every key is optional; the values below are the built-in defaults, used as they
+# are when this file is missing. Unknown keys are an error. Paths are absolute.
+
+# The flash: an MTD name (matched against /sys/class/mtd/*/name) or a path
+# (/dev/mtdN, or a file holding a flash image).
+device: "qcom_scm_storage"
+
+# This board's compatible string: a bundle is installed only if its manifest's
+# 'compatible' is the same.
+compatible: "radxa,dragon-q6a"
+
+# Public keys or X.509 certificates (PEM) that may sign bundles: one file, or a
+# directory of *.pem / *.pub / *.crt files. A bundle is accepted if any key verifies it.
+keyring: "/etc/scm-fwupdate/keyring"
+
+# Persistent state: the journal, the install history and staged bundles.
+state_dir: "/var/lib/scm-fwupdate"
+
+# The install journal; null means <state_dir>/journal.
+journal: null
+
+# The install history (one JSON object per line); null means <state_dir>/history.jsonl.
+history: null
+
+# Lock file that keeps a second instance out.
+lock: "/run/scm-fwupdate.lock"
+
+# How many times an interrupted install is resumed before it is given up (>= 1).
+max_resume_attempts: 3
+
+# Boot slot selection.
+boot:
+  # qualcomm-gpt: the A/B attribute bits of the _a/_b GPT entries on the flash itself;
+  # uboot-env: RAUC-style BOOT_ORDER / BOOT_x_LEFT in the U-Boot environment;
+  # script: a program with RAUC's custom-backend interface (see 'script').
+  backend: "qualcomm-gpt"
+  # For backend 'script' (required there): called as
+  #   SCRIPT get-primary | get-state SLOT | set-primary SLOT | set-state SLOT good|bad
+  script: null
+  uboot:
+    printenv: "fw_printenv"
+    setenv: "fw_setenv"
+    # fw_env.config to pass with -c; null means the tools' default (/etc/fw_env.config).
+    config: null
+    # Boot attempts a slot gets when it is activated or marked good (1-255).
+    boot_left: 3
+
+# Slot groups are found in the partition table (X_a/X_b, X/X_BACKUP, single).
+slots:
+  # Override the kind of a partition or group: ab | primary-backup | single | ignore.
+  # Example: {"VarStore": "ignore", "foo": "ab"}
+  overrides: {}
+
+# 'mark-good' after boot runs once this systemd target is reached.
+mark_good:
+  target: "multi-user.target"
+
+# Where bundles are dropped to be installed; null means <state_dir>/inbox.
+inbox: null
+"""
+
+
+def default_config_yaml() -> str:
+    """The documented default configuration file, with comments."""
+    return _DEFAULT_FILE
