@@ -20,4 +20,4 @@ agent-test: agent-deps
 	$(AGENT_PY) -m pytest -q tests/agent
 
 agent-bench: agent-deps
-	$(AGENT_PY) -m scm_fwupdate.bench
+	$(PYTHON) tests/agent/bench.py
