@@ -132,6 +132,9 @@ def test_find_mtd_by_name(tmp_path: Path) -> None:
         {"mtd0": "spi0.0", "mtd0ro": "spi0.0", "mtd1": "qcom_scm_storage.0.auto"},
     )
     assert find_mtd("qcom_scm_storage.0.auto", sysfs) == Path("/dev/mtd1")
+    # the platform instance suffix of PLATFORM_DEVID_AUTO need not be known
+    assert find_mtd("qcom_scm_storage", sysfs) == Path("/dev/mtd1")
+    assert find_mtd("spi0.0", sysfs) == Path("/dev/mtd0")
     with pytest.raises(DeviceError, match="no MTD device named 'nope'"):
         find_mtd("nope", sysfs)
 

@@ -82,21 +82,30 @@ def _check_range(geometry: Geometry, offset: int, length: int, align: int) -> No
 def find_mtd(
     name_or_path: str, sysfs: Path = Path("/sys/class/mtd"), dev: Path = Path("/dev")
 ) -> Path:
-    """Resolve an MTD name (as in ``/sys/class/mtd/*/name``) or a path to a device node."""
+    """Resolve an MTD name (as in ``/sys/class/mtd/*/name``) or a path to a device node.
+
+    A name also matches a device name with a platform instance suffix: the
+    SCM storage device registers as ``qcom_scm_storage.0.auto``.
+    """
     if "/" in name_or_path:
         path = Path(name_or_path)
         if not path.exists():
             raise DeviceError(f"flash device {path} does not exist")
         return path
-    matches = []
+    exact: list[Path] = []
+    prefixed: list[Path] = []
     for entry in sorted(sysfs.glob("mtd*")):
         if entry.name.endswith("ro") or not entry.name[3:].isdigit():
             continue
         try:
-            if (entry / "name").read_text().strip() == name_or_path:
-                matches.append(dev / entry.name)
+            name = (entry / "name").read_text().strip()
         except OSError:
             continue
+        if name == name_or_path:
+            exact.append(dev / entry.name)
+        elif name.startswith(name_or_path + "."):
+            prefixed.append(dev / entry.name)
+    matches = exact or prefixed
     if not matches:
         raise DeviceError(
             f"no MTD device named '{name_or_path}' in {sysfs} "
