@@ -57,6 +57,7 @@ class Flash(Protocol):
 
     geometry: Geometry
     name: str
+    program_unit: int  # bytes worth programming in one call (a page, or a whole block)
 
     def read(self, offset: int, length: int) -> bytes: ...
 
@@ -146,6 +147,9 @@ class MtdFlash:
         except DeviceError:
             os.close(self._fd)
             raise
+        # The SCM firmware writes whole blocks: a smaller write costs the
+        # driver a read of the block first.
+        self.program_unit = erasesize
         if writable and not flags & MTD_WRITEABLE:
             os.close(self._fd)
             raise DeviceError(f"{path} is read-only: {WRITE_OPT_IN}")
@@ -271,6 +275,7 @@ class SimNor:
         self.fault = fault or FaultPlan()
         self.strict = strict
         self.stats = Stats()
+        self.program_unit = geometry.writesize
         self.touched: set[int] = set()  # erase blocks changed by erase/program
         self._fd = -1
         self._mem: bytearray | None = None
