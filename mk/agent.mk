@@ -21,3 +21,4 @@ agent-test: agent-deps
 
 agent-bench: agent-deps
 	$(PYTHON) tests/agent/bench.py
+	$(AGENT_PY) tests/agent/bench_install.py

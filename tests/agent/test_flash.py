@@ -161,3 +161,11 @@ def test_a_regular_file_is_not_an_mtd_device(tmp_path: Path) -> None:
 def test_a_character_device_that_is_not_mtd_is_refused() -> None:
     with pytest.raises(DeviceError, match="MEMGETINFO"):
         MtdFlash(Path(os.devnull))
+
+
+def test_ioctl_structures_match_the_ioctl_numbers() -> None:
+    from scm_fwupdate import flash
+
+    # _IOC_SIZE is bits 16-29 of the request: the kernel copies exactly that much.
+    assert flash.MTD_INFO_USER.size == (flash.MEMGETINFO >> 16) & 0x3FFF == 32
+    assert (flash.MEMERASE64 >> 16) & 0x3FFF == 16

@@ -21,7 +21,8 @@ from .errors import DeviceError
 # <mtd/mtd-abi.h>
 MEMGETINFO = 0x80204D01  # _IOR('M', 1, struct mtd_info_user)
 MEMERASE64 = 0x40104D14  # _IOW('M', 20, struct erase_info_user64)
-MTD_INFO_USER = struct.Struct("=B3xIIIII4xQ")  # type, flags, size, erasesize, writesize, oobsize
+# struct mtd_info_user: type, flags, size, erasesize, writesize, oobsize, padding
+MTD_INFO_USER = struct.Struct("=B3x5IQ")
 MTD_WRITEABLE = 0x400
 MTD_TYPES = {1: "ram", 2: "rom", 3: "nor", 4: "nand", 6: "dataflash", 7: "ubivolume", 8: "mlc"}
 
@@ -139,7 +140,7 @@ class MtdFlash:
         except OSError as e:
             os.close(self._fd)
             raise DeviceError(f"{path} is not an MTD device (MEMGETINFO: {e.strerror})") from None
-        mtd_type, flags, size, erasesize, writesize, _oob = MTD_INFO_USER.unpack(raw)
+        mtd_type, flags, size, erasesize, writesize, _oob, _pad = MTD_INFO_USER.unpack(raw)
         self.type = MTD_TYPES.get(mtd_type, str(mtd_type))
         self.flags = flags
         try:
