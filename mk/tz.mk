@@ -47,3 +47,17 @@ tz-kernel-test: tz-emulator
 
 tz-clean:
 	$(MAKE) -C $(TZ_DIR) clean
+
+# SCMI over OP-TEE (docs/scmi-optee.md): the firmware also plays OP-TEE
+# with an SCMI server; needs a kernel built with scmi-optee.cfg.
+.PHONY: tz-scmi-dtb tz-scmi-test
+
+## tz-scmi-dtb: the board DTB plus the SCMI-over-OP-TEE overlay
+tz-scmi-dtb: tz-deps
+	@mkdir -p $(TZ_DIR)/build
+	$(TZ_DIR)/scripts/mkdtb $(TZ_DIR)/build/virt-scmi-optee.dtb \
+		-overlay $(TZ_DIR)/dts/scmi-optee.dtso
+
+## tz-scmi-test: SCMI over OP-TEE tests (TZ_SCMI_KERNEL=Image, default: the board kernel)
+tz-scmi-test: tz-emulator
+	$(PYTHON) -m pytest -q tests/tz/test_scmi_optee.py

@@ -11,6 +11,7 @@
  */
 #include "board.h"
 #include "config.h"
+#include "optee.h"
 #include "semihost.h"
 #include "uart.h"
 
@@ -81,7 +82,7 @@ static bool config_set(char *kv)
 {
 	char *v = kv;
 	uint64_t n = 0;
-	bool num;
+	bool num, ok;
 
 	while (*v && *v != '=')
 		v++;
@@ -107,6 +108,9 @@ static bool config_set(char *kv)
 			return false;
 		return true;
 	}
+	/* OP-TEE/SCMI failure knobs live with their code (optee.c). */
+	if (optee_config_set(kv, v, &ok))
+		return ok;
 	if (!strcmp(kv, "el2"))
 		return set_bool(v, &cfg.el2);
 	if (!strcmp(kv, "el2_getinfo_ok"))

@@ -6,6 +6,7 @@
  */
 #include "board.h"
 #include "config.h"
+#include "optee.h"
 #include "semihost.h"
 #include "smc.h"
 #include "storage.h"
@@ -113,6 +114,8 @@ void smc_handler(struct smc_frame *f)
 	if (SMCCC_OWNER(fid) == SMCCC_OWNER_SIP) {
 		if (scm_handle(fid, f))
 			return;
+	} else if (optee_handle(fid, f)) {	/* Trusted OS owners 50..63 */
+		return;
 	} else if (psci_handle(fid, f)) {
 		return;
 	}
