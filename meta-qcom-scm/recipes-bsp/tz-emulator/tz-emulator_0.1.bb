@@ -1,0 +1,44 @@
+SUMMARY = "Emulated Qualcomm TrustZone (EL3 firmware) for QEMU virt,secure=on"
+DESCRIPTION = "Bare-metal EL3 firmware that answers the Qualcomm SCM calls \
+               (storage service for the SPI-NOR, kept in a host file through \
+               semihosting) and PSCI, then enters Linux at EL1. QEMU loads it \
+               with -bios (QB_DEFAULT_BIOS of qemuarm64-scm)."
+SECTION = "bootloaders"
+LICENSE = "MIT"
+LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
+
+# tz-emulator/ sits next to the layer in this repository (see
+# scm-fwupdate_*.bb for the reasoning). Only the sources: a developer's
+# tz-emulator/build/ must neither be packaged nor change the signature.
+# nooelint: oelint.vars.fileextrapaths, oelint.vars.outofcontext
+FILESEXTRAPATHS:prepend := "${QCOM_SCM_REPODIR}:"
+SRC_URI = "\
+    file://tz-emulator/Makefile \
+    file://tz-emulator/payload \
+    file://tz-emulator/src \
+"
+S = "${UNPACKDIR}/tz-emulator"
+B = "${WORKDIR}/build"
+
+COMPATIBLE_MACHINE = "qemuarm64-scm"
+# Built for, and from the settings of, one machine.
+PACKAGE_ARCH = "${MACHINE_ARCH}"
+
+inherit deploy nopackages
+
+TZ_EMULATOR_BINARY ?= "tz-emulator.bin"
+
+# Bare metal: the target cross compiler is used without the C library, so
+# OE's hardening and sysroot flags stay out.
+# tz-emulator/Makefile sets its own CFLAGS (freestanding, -mgeneral-regs-only,
+# -mstrict-align ...) with ":=" and builds into $(BUILD).
+do_compile() {
+    unset CFLAGS CPPFLAGS CXXFLAGS LDFLAGS
+    oe_runmake -C ${S} CROSS_COMPILE=${TARGET_PREFIX} BUILD=${B} ${B}/${TZ_EMULATOR_BINARY}
+}
+
+do_deploy() {
+    install -m 0644 ${B}/${TZ_EMULATOR_BINARY} ${DEPLOYDIR}/${TZ_EMULATOR_BINARY}
+}
+
+addtask deploy after do_compile before do_build

@@ -1,0 +1,1 @@
+require ${@bb.utils.contains('DISTRO_FEATURES', 'qcom-scm', 'linux-yocto-qcom-scm.inc', '', d)}
