@@ -1,0 +1,31 @@
+# The emulated board booted in QEMU (board/, tests/board/): labgrid tests,
+# the demo (README's main command) and the in-VM benchmark.
+BOARD_APT_PACKAGES := qemu-system-arm device-tree-compiler cpio e2fsprogs gcc-aarch64-linux-gnu \
+	bc bison flex libssl-dev libelf-dev
+BOARD_TOOLS := qemu-system-aarch64 fdtput cpio mke2fs aarch64-linux-gnu-gcc bison flex bc
+
+.PHONY: board-deps board-test demo bench-qemu
+DEPS_TARGETS += board-deps
+TEST_TARGETS += board-test
+
+board-deps:
+	@missing=""; for t in $(BOARD_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends $(BOARD_APT_PACKAGES); \
+	fi
+	@$(PYTHON) -c 'import labgrid, yaml, cryptography' 2>/dev/null || \
+		$(PYTHON) -m pip install --quiet --disable-pip-version-check \
+			'labgrid>=24' 'PyYAML>=6' 'cryptography>=41' 'pytest>=8'
+
+## board-test: booted tests on the emulated board (builds what is missing)
+board-test: board-deps kernel-deps
+	$(PYTHON) -m pytest -q -s tests/board
+
+## demo: boot the emulated board and perform a signed A/B update
+demo: board-deps kernel-deps
+	$(PYTHON) board/demo
+
+## bench-qemu: agent install against flashcp -p and flashcp in the VM
+bench-qemu: board-deps kernel-deps
+	$(PYTHON) tests/board/bench_qemu.py

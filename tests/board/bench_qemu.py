@@ -1,0 +1,72 @@
+"""make bench-qemu: the agent's install time against flashcp -p and plain
+flashcp for the same change set, in one boot of the emulated board.
+
+Wall time inside the VM (TCG emulation, SCM calls answered by tz-emulator,
+no NOR timing model): the ratios show how much work each tool sends through
+the driver, not absolute device times.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "agent" / "src"))
+
+from updates import make_update
+
+from board import ROOT, Artifacts, Board
+
+UP = "/var/lib/scm-fwupdate/upload"
+
+
+def seconds(board: Board, cmd: str) -> float:
+    out = board.check(f"time -p sh -c '{cmd}' 2>&1", timeout=3600)
+    return float(re.search(r"real ([0-9.]+)", out).group(1))  # type: ignore[union-attr]
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        update = make_update(work)
+        # The same change set as a whole-NOR image: what an uninterrupted
+        # agent install produces (computed by a first run on the board).
+        board = Board(ROOT / "tests/board/qemu-env.yaml", work, Artifacts.build())
+        board.nor.write_bytes(update.original)
+        board.new_state_disk({"v2.bundle": update.bundle})
+        board.boot("qcom_scm_storage.allow_write=1")
+        board.check(f"scm-fwupdate install --progress=none {UP}/v2.bundle", timeout=3600)
+        board.power_cut()
+        target = work / "target.img"
+        target.write_bytes(board.nor.read_bytes())
+        original = work / "original.img"
+        original.write_bytes(update.original)
+
+        board.nor.write_bytes(update.original)
+        board.new_state_disk(
+            {"v2.bundle": update.bundle, "target.img": target, "original.img": original},
+            size_mib=112,
+        )
+        board.boot("qcom_scm_storage.allow_write=1")
+        agent = seconds(board, f"scm-fwupdate install --progress=none {UP}/v2.bundle")
+        board.check(f"flashcp {UP}/original.img /dev/mtd0", timeout=3600)
+        partial = seconds(board, f"flashcp -p {UP}/target.img /dev/mtd0")
+        board.check(f"flashcp {UP}/original.img /dev/mtd0", timeout=3600)
+        full = seconds(board, f"flashcp {UP}/target.img /dev/mtd0")
+        board.power_cut()
+        assert board.nor.read_bytes() == target.read_bytes()
+
+    changed = sum(len(d) for d in update.images.values()) / 1024
+    print(f"change set: A/B update of {', '.join(update.images)} ({changed:.0f} KiB of images)")
+    print(f"agent install: {agent:.1f} s")
+    print(f"flashcp -p (whole-NOR image): {partial:.1f} s")
+    print(f"flashcp (whole-NOR image): {full:.1f} s")
+    print(f"ratio agent/flashcp -p: {agent / partial:.2f}x")
+    print(f"ratio agent/flashcp: {agent / full:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

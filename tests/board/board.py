@@ -1,0 +1,189 @@
+"""The board under test, driven through labgrid: the emulated board (QEMUDriver
+behind the tz-emulator firmware) or a real Q6A (SerialDriver + a power driver).
+
+Tests talk to ``Board`` only: boot, run a shell command, cut the power.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labgrid import Environment
+
+ROOT = Path(__file__).resolve().parents[2]
+KERNEL_ADDR, DTB_ADDR, INITRD_ADDR = 0x40200000, 0x48000000, 0x48200000
+DEFAULT_CMDLINE = "console=ttyAMA0 panic=-1 quiet"
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    firmware: Path
+    kernel: Path
+    initrd: Path
+    dtb: Path  # QEMU's own DTB with the qcom-scm overlay (no /chosen yet)
+
+    @classmethod
+    def build(cls) -> Artifacts:
+        """board/build makes whatever is missing (cached) and prints KEY=path."""
+        out = subprocess.run(
+            [str(ROOT / "board" / "build")], check=True, capture_output=True, text=True
+        ).stdout
+        paths = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+        return cls(*(Path(paths[k]) for k in ("FIRMWARE", "KERNEL", "INITRD", "DTB")))
+
+
+@dataclass
+class Board:
+    env_file: Path
+    workdir: Path
+    artifacts: Artifacts | None  # None on a real board
+    nor: Path = field(init=False)
+    state: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.nor = self.workdir / "nor.img"
+        self.state = self.workdir / "state.img"
+        os.environ.setdefault("LG_QEMU_EXTRA_ARGS", "")
+        if self.artifacts:
+            os.environ["LG_TZ_FIRMWARE"] = str(self.artifacts.firmware)
+        self.env = Environment(str(self.env_file))
+        self.target = self.env.get_target("main")
+        self.power = self.target.get_driver("PowerProtocol", activate=False)
+        self.shell = self.target.get_driver("ShellDriver", activate=False)
+        self.running = False
+        self.console_log: list[str] = []
+
+    @property
+    def emulated(self) -> bool:
+        return self.artifacts is not None
+
+    # ----------------------------------------------------------- emulated only
+    def new_state_disk(self, files: dict[str, Path] | None = None, size_mib: int = 48) -> None:
+        """The persistent /var/lib/scm-fwupdate (journal, history, staged bundles).
+
+        ``files`` (name -> host file) land in its ``upload/`` directory:
+        mke2fs populates the file system, no mount needed.
+        """
+        staging = self.workdir / "state-staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        (staging / "upload").mkdir(parents=True)
+        for name, src in (files or {}).items():
+            shutil.copy(src, staging / "upload" / name)
+        self.state.unlink(missing_ok=True)
+        subprocess.run(["truncate", "-s", f"{size_mib}M", str(self.state)], check=True)
+        subprocess.run(
+            ["mke2fs", "-q", "-F", "-t", "ext4", "-d", str(staging), str(self.state)], check=True
+        )
+
+    def _qemu_args(self, cmdline: str, fw: dict[str, str]) -> str:
+        assert self.artifacts is not None
+        dtb = self.workdir / "run.dtb"
+        shutil.copy(self.artifacts.dtb, dtb)
+        isize = self.artifacts.initrd.stat().st_size
+        for args in (
+            ["-t", "s", str(dtb), "/chosen", "bootargs", cmdline],
+            ["-t", "x", str(dtb), "/chosen", "linux,initrd-start", hex(INITRD_ADDR)],
+            ["-t", "x", str(dtb), "/chosen", "linux,initrd-end", hex(INITRD_ADDR + isize)],
+        ):
+            subprocess.run(["fdtput", *args], check=True)
+        settings = {
+            "nor": str(self.nor),
+            "kernel_addr": hex(KERNEL_ADDR),
+            "dtb_addr": hex(DTB_ADDR),
+        }
+        settings.update(fw)
+        # QEMU option values escape a comma by doubling it.
+        semihosting = ",".join(
+            ["enable=on", "target=native"]
+            + [f"arg={k}={str(v).replace(',', ',,')}" for k, v in settings.items()]
+        )
+        loaders = [
+            (self.artifacts.kernel, KERNEL_ADDR),
+            (self.artifacts.initrd, INITRD_ADDR),
+            (dtb, DTB_ADDR),
+        ]
+        args = ["-semihosting-config", semihosting]
+        for path, addr in loaders:
+            args += ["-device", f"loader,file={path},addr={hex(addr)},force-raw=on"]
+        args += [
+            "-drive",
+            f"if=none,file={self.state},format=raw,id=state",
+            "-device",
+            "virtio-blk-device,drive=state",
+        ]
+        return shlex.join(args)
+
+    # ------------------------------------------------------------------ common
+    def boot(self, cmdline: str = "", fw: dict[str, str] | None = None) -> None:
+        """Power on and wait for the shell; ``fw`` are tz-emulator settings."""
+        if self.running:
+            self.power_cut()
+        if self.emulated:
+            # QEMUDriver builds its command line when activated.
+            self.target.deactivate(self.power)
+            self.power.extra_args = self._qemu_args(
+                f"{DEFAULT_CMDLINE} {cmdline}".strip(), fw or {}
+            )
+        self.target.activate(self.power)
+        self.power.on()
+        self.running = True
+        self.target.activate(self.shell)
+
+    def run(self, cmd: str, timeout: float = 120) -> tuple[str, int]:
+        out, _err, rc = self.shell.run(cmd, timeout=timeout)
+        return "\n".join(out), rc
+
+    def check(self, cmd: str, timeout: float = 120) -> str:
+        out, rc = self.run(cmd, timeout)
+        assert rc == 0, f"'{cmd}' exited {rc}: {out}"
+        return out
+
+    def start(self, cmd: str) -> None:
+        """Start a command and return at once (its output goes to the console)."""
+        console = self.target.get_driver("ConsoleProtocol")
+        console.sendline(cmd)
+
+    def expect(self, pattern: str, timeout: float = 120) -> str:
+        console = self.target.get_driver("ConsoleProtocol")
+        _index, before, match, _after = console.expect(pattern, timeout=timeout)
+        return before.decode(errors="replace") + (match.group(0).decode() if match else "")
+
+    def power_cut(self) -> None:
+        """Pull the plug: QEMU is killed (SIGKILL), a real board loses power."""
+        self.target.deactivate(self.shell)
+        if self.emulated:
+            qemu = self.power
+            child = qemu._child
+            if child is not None:
+                child.kill()
+                child.wait()
+            qemu._child = None
+            qemu.status = 0
+        else:
+            self.power.off()
+        self.target.deactivate(self.power)
+        self.running = False
+
+    def shutdown(self) -> None:
+        if self.running:
+            self.power_cut()
+
+    def wait_off(self, timeout: float = 60) -> None:
+        """After 'poweroff -f': PSCI SYSTEM_OFF makes QEMU exit by itself."""
+        qemu = self.power
+        deadline = time.monotonic() + timeout
+        while qemu._child is not None and qemu._child.poll() is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the board did not power off")
+            time.sleep(0.2)
+        self.target.deactivate(self.shell)
+        qemu.status = 0
+        qemu._child = None
+        self.target.deactivate(qemu)
+        self.running = False
