@@ -229,6 +229,17 @@ def test_fail_nth_count(run_payload, tmp_path):
     assert block(nor.read_bytes(), 1) == pattern(pat_b, BS)
 
 
+def test_fail_nth_counting_writes_only(run_payload, tmp_path):
+    """fail_writes: the knob lands inside an update, whatever was read before."""
+    nor = make_image(tmp_path / "nor.img")
+    r = run_payload(nor, "fail_writes=1", "fail_nth=1", f"fail_status={ST_STORAGE_ERROR}")
+    assert r.rc == EXIT_SYSTEM_OFF, r.out
+    assert r.st["get_info"][1] == ST_SUCCESS
+    assert r.st["erase1"][1] == ST_STORAGE_ERROR  # the first write-type call
+    assert r.st["write_a"][1] == ST_SUCCESS
+    assert r.st["read1"][1] == ST_SUCCESS
+
+
 def test_read_only(run_payload, tmp_path):
     nor = make_image(tmp_path / "nor.img")
     before = nor.read_bytes()

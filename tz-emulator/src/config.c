@@ -115,6 +115,8 @@ static bool config_set(char *kv)
 		return set_bool(v, &cfg.el2);
 	if (!strcmp(kv, "el2_getinfo_ok"))
 		return set_bool(v, &cfg.el2_getinfo_ok);
+	if (!strcmp(kv, "fail_writes"))
+		return set_bool(v, &cfg.fail_writes);
 	if (!strcmp(kv, "read_only"))
 		return set_bool(v, &cfg.read_only);
 	if (!strcmp(kv, "log_uart")) {

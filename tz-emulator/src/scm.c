@@ -52,6 +52,7 @@ static const char *const cmd_names[] = {
 };
 
 static uint64_t storage_calls;
+static uint64_t storage_writes;	/* WRITE and ERASE calls, for fail_writes */
 
 /*
  * The normal world may only hand us its own RAM: refuse anything that
@@ -162,7 +163,13 @@ static void storage_call(struct smc_frame *f)
 	data_ptr = get_le64(d + 16);
 	data_size = get_le64(d + 24);
 
-	if (cfg.fail_nth && n >= cfg.fail_nth && n - cfg.fail_nth < cfg.fail_count) {
+	/* With fail_writes the knob counts writes and erases only: booting and
+	 * reading do none, so "the 5th write" is a point inside an update. */
+	uint64_t nth = n;
+
+	if (cfg.fail_writes)
+		nth = (cmd == ST_WRITE || cmd == ST_ERASE) ? ++storage_writes : 0;
+	if (cfg.fail_nth && nth >= cfg.fail_nth && nth - cfg.fail_nth < cfg.fail_count) {
 		status = cfg.fail_status;
 		tz_log(1, "storage #%lu %s lba=%lu len=%lu: injected failure %lu\n", n,
 		       cmd < ARRAY_SIZE(cmd_names) ? cmd_names[cmd] : "?", lba, length,
