@@ -14,7 +14,7 @@ from updates import make_update
 from board import ROOT, Board
 
 sys.path.insert(0, str(ROOT / "tests" / "layer"))
-from oeqa_adapter import load_cases
+from oeqa_adapter import CASES, load_cases
 
 
 class BoardTarget:
@@ -33,8 +33,10 @@ class _TC:
         self.td = td
 
 
-def run_case(board: Board, name: str, td: dict[str, str]) -> unittest.TestResult:
-    case_class = load_cases().QcomScmStorageTest
+def run_case(
+    board: Board, name: str, td: dict[str, str], case_class: type | None = None
+) -> unittest.TestResult:
+    case_class = case_class or load_cases().QcomScmStorageTest
     case_class.tc = _TC(td)
     case = case_class(name)
     case.target = BoardTarget(board)
@@ -82,6 +84,16 @@ def test_oeqa_cases_on_the_emulated_board(board: Board, tmp_path: Path) -> None:
     outcomes["test_resume_after_fault"] = run_case(
         board, "test_resume_after_fault", {**wtd, "QCOM_SCM_FAULT_CMD": "true"}
     )
+
+    # SCMI over OP-TEE (the machine's device tree wires it).
+    scmi = load_cases(CASES.with_name("qcom_scmi.py")).ScmiOpteeTest
+    for name in (
+        "test_optee_probed",
+        "test_scmi_transport_bound",
+        "test_scmi_sensors_in_hwmon",
+        "test_scmi_clocks_registered",
+    ):
+        outcomes[name] = run_case(board, name, td, scmi)
 
     report = {
         name: "ok" if passed(r) else [str(x[1]) for x in r.failures + r.errors + r.skipped]

@@ -94,11 +94,11 @@ def install_oeqa_stubs():
 
 
 def load_cases(path: Path = CASES):
-    """Import the case module (as oeqa would, under the name qcom_scm)."""
+    """Import a case module as oeqa would, under its file name (qcom_scm, ...)."""
     install_oeqa_stubs()
-    spec = importlib.util.spec_from_file_location("qcom_scm", path)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules["qcom_scm"] = module
+    sys.modules[path.stem] = module
     spec.loader.exec_module(module)
     return module
 

@@ -1,8 +1,9 @@
-SUMMARY = "Device tree of qemuarm64-scm: QEMU's virt,secure=on tree plus the SCM overlay"
+SUMMARY = "Device tree of qemuarm64-scm: QEMU's virt tree with SCM and SCMI overlays"
 DESCRIPTION = "Dumps the device tree QEMU generates for the machine's QB_* \
                settings and applies tz-emulator/dts/qcom-scm.dtso (the \
-               /firmware/scm node, psci, and what secure=on needs). runqemu \
-               passes the result with -dtb (QB_DTB)."
+               /firmware/scm node, psci, and what secure=on needs) and \
+               tz-emulator/dts/scmi-optee.dtso (OP-TEE, SCMI over OP-TEE, \
+               their shared memory). runqemu passes the result with -dtb (QB_DTB)."
 SECTION = "bsp"
 LICENSE = "MIT"
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
@@ -12,7 +13,9 @@ DEPENDS = "dtc-native qemu-system-native"
 # The overlay sits in tz-emulator/ next to the layer in this repository.
 # nooelint: oelint.vars.fileextrapaths, oelint.vars.outofcontext
 FILESEXTRAPATHS:prepend := "${QCOM_SCM_REPODIR}:"
-SRC_URI = "file://tz-emulator/dts/qcom-scm.dtso"
+SRC_URI = "file://tz-emulator/dts/qcom-scm.dtso \
+           file://tz-emulator/dts/scmi-optee.dtso \
+"
 S = "${UNPACKDIR}/tz-emulator/dts"
 
 COMPATIBLE_MACHINE = "qemuarm64-scm"
@@ -29,7 +32,9 @@ do_compile() {
     qemu-system-aarch64 ${QB_MACHINE},dumpdtb=${B}/qemu-virt.dtb \
         ${QB_CPU} ${QB_SMP} ${QB_MEM} -nographic -nodefaults
     dtc -@ -I dts -O dtb -o ${B}/qcom-scm.dtbo ${S}/qcom-scm.dtso
-    fdtoverlay -i ${B}/qemu-virt.dtb -o ${B}/${MACHINE}.dtb ${B}/qcom-scm.dtbo
+    dtc -@ -I dts -O dtb -o ${B}/scmi-optee.dtbo ${S}/scmi-optee.dtso
+    fdtoverlay -i ${B}/qemu-virt.dtb -o ${B}/${MACHINE}.dtb \
+        ${B}/qcom-scm.dtbo ${B}/scmi-optee.dtbo
 }
 
 do_deploy() {
