@@ -119,12 +119,26 @@ class Board:
         ]
         return shlex.join(args)
 
+    def _boot_slot(self) -> str | None:
+        from scm_fwupdate import gpt as G
+        from scm_fwupdate.errors import GptError
+
+        nor = self.nor.read_bytes()
+        try:
+            return G.boot_slot(G.read_gpt(lambda o, n: nor[o : o + n], len(nor)))
+        except GptError:
+            return None
+
     # ------------------------------------------------------------------ common
     def boot(self, cmdline: str = "", fw: dict[str, str] | None = None) -> None:
         """Power on and wait for the shell; ``fw`` are tz-emulator settings."""
         if self.running:
             self.power_cut()
         if self.emulated:
+            # Like Qualcomm's ABL, tell Linux which slot it was booted from.
+            slot = self._boot_slot()
+            if slot:
+                cmdline = f"{cmdline} androidboot.slot_suffix=_{slot}".strip()
             # QEMUDriver builds its command line when activated.
             self.target.deactivate(self.power)
             self.power.extra_args = self._qemu_args(
