@@ -145,6 +145,10 @@ static bool config_set(char *kv)
 		cfg.serial_num = n;
 	else if (!strcmp(kv, "fail_nth"))
 		cfg.fail_nth = n;
+	else if (!strcmp(kv, "erase_us"))
+		cfg.erase_us = n;
+	else if (!strcmp(kv, "program_us"))
+		cfg.program_us = n;
 	else if (!strcmp(kv, "fail_count"))
 		cfg.fail_count = n;
 	else if (!strcmp(kv, "fail_status"))

@@ -32,6 +32,8 @@ struct tz_config {
 	uint64_t fail_nth;	/* 1-based storage call to fail; 0 = never */
 	uint64_t fail_count;	/* how many calls fail from fail_nth on */
 	bool fail_writes;	/* fail_nth counts only WRITE and ERASE calls */
+	uint64_t erase_us;	/* device time of one block erase (0: instant) */
+	uint64_t program_us;	/* device time of one page program (0: instant) */
 	uint64_t fail_status;
 	uint64_t power_cut_nth;	/* storage call during which power is cut */
 	uint64_t power_cut_bytes; /* bytes of that WRITE/ERASE that land first */

@@ -51,6 +51,24 @@ static const char *const cmd_names[] = {
 	"INIT", "READ", "WRITE", "ERASE", "GET_INFO", "DEINIT",
 };
 
+/*
+ * Optional NOR timing (erase_us, program_us): the call returns only after
+ * the time the chip would take, measured on the generic timer, so that
+ * benchmarks in the VM see device time, not just the SMC round trip.
+ */
+static void device_time(uint64_t us)
+{
+	uint64_t freq, start, now;
+
+	if (!us)
+		return;
+	__asm__ volatile("mrs %0, cntfrq_el0" : "=r"(freq));
+	__asm__ volatile("isb; mrs %0, cntpct_el0" : "=r"(start));
+	do
+		__asm__ volatile("isb; mrs %0, cntpct_el0" : "=r"(now));
+	while ((now - start) < us * freq / 1000000);
+}
+
 static uint64_t storage_calls;
 static uint64_t storage_writes;	/* WRITE and ERASE calls, for fail_writes */
 
@@ -190,6 +208,10 @@ static void storage_call(struct smc_frame *f)
 
 	status = storage_do(type, cmd, lba, length, data_ptr, data_size, budget);
 	f->x[1] = status;
+	if (status == ST_SUCCESS && cmd == ST_ERASE)
+		device_time(length / cfg.block_size * cfg.erase_us);
+	else if (status == ST_SUCCESS && cmd == ST_WRITE)
+		device_time(length / cfg.page_size * cfg.program_us);
 	tz_log(status ? 1 : 2, "storage #%lu %s type=%lu lba=%lu len=%lu size=%lu -> %lu\n",
 	       n, cmd < ARRAY_SIZE(cmd_names) ? cmd_names[cmd] : "?", type, lba, length,
 	       data_size, status);
