@@ -371,3 +371,18 @@ def test_default_config_file(tz_build, tmp_path):
     assert r.rc == EXIT_SYSTEM_OFF, r.out
     assert r.line("WRITE2") == "WRITE2 and=0 overwrite=1"
     assert (tmp_path / "plain.img").stat().st_size == SIZE
+
+
+def test_nor_timing_charges_device_time(run_payload, tmp_path):
+    """erase_us: each erased block costs that much wall time (busy-wait on the
+    generic timer); the payload erases 8 blocks successfully."""
+    import time
+
+    t0 = time.monotonic()
+    base = run_payload(make_image(tmp_path / "a.img"))
+    t1 = time.monotonic()
+    slow = run_payload(make_image(tmp_path / "b.img"), "erase_us=250000")
+    t2 = time.monotonic()
+    assert base.rc == slow.rc == EXIT_SYSTEM_OFF
+    assert slow.st["erase1"][1] == ST_SUCCESS
+    assert (t2 - t1) - (t1 - t0) > 8 * 0.25 * 0.75
