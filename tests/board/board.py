@@ -10,7 +10,6 @@ import os
 import shlex
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,17 +186,3 @@ class Board:
     def shutdown(self) -> None:
         if self.running:
             self.power_cut()
-
-    def wait_off(self, timeout: float = 60) -> None:
-        """After 'poweroff -f': PSCI SYSTEM_OFF makes QEMU exit by itself."""
-        qemu = self.power
-        deadline = time.monotonic() + timeout
-        while qemu._child is not None and qemu._child.poll() is None:
-            if time.monotonic() > deadline:
-                raise TimeoutError("the board did not power off")
-            time.sleep(0.2)
-        self.target.deactivate(self.shell)
-        qemu.status = 0
-        qemu._child = None
-        self.target.deactivate(qemu)
-        self.running = False

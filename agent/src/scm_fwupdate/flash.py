@@ -385,10 +385,7 @@ def _torn(old: bytes, new: bytes, rng: random.Random) -> bytes:
 
 def open_flash(device: str, writable: bool = False, **sim: object) -> Flash:
     """Open ``device``: an MTD name, an MTD device node, or a NOR image file."""
-    try:
-        path = find_mtd(device)
-    except DeviceError:
-        raise
+    path = find_mtd(device)
     if path.is_char_device():
         return MtdFlash(path, writable)
     if path.is_file():

@@ -21,7 +21,6 @@ import json
 import os
 import struct
 import zlib
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -173,9 +172,6 @@ class Journal:
         length = HEADER.unpack(head)[4]
         return os.pread(self._fd, length, record.payload_offset)
 
-    def of_type(self, *types: RecordType) -> Iterator[Record]:
-        return (r for r in self.records if r.type in types)
-
     def last(self, *types: RecordType) -> Record | None:
         for r in reversed(self.records):
             if r.type in types:
@@ -192,6 +188,3 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-JournalFactory = Callable[[], Journal]

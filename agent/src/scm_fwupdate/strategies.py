@@ -14,6 +14,7 @@ Order inside a transaction, and why:
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -174,9 +175,8 @@ def plan_install(
                 else _installed_inactive(gpt, target_slot)
             )
             write_gpt(builder, final, f"{'activate' if activate else 'enable'} slot {target_slot}")
-    except BaseException as e:
-        if isinstance(e, Exception):
-            builder.abort(str(e))
+    except Exception as e:  # a PowerCut (BaseException) must not write an ABORT
+        builder.abort(str(e))
         raise
     return builder.commit()
 
@@ -197,8 +197,6 @@ def _installed_inactive(gpt: Gpt, slot: str) -> Gpt:
 
 
 def _inline_file(builder: PlanBuilder, p: Partition, img: ImageSpec) -> str:
-    import hashlib
-
     digest = hashlib.sha256()
 
     def chunks() -> Any:
