@@ -168,8 +168,10 @@ def test_verify_detects_a_changed_image(env: Env, capsys) -> None:
     assert run(env, capsys, "install", str(env.bundle(["HYP"])))[0] == 0
     p = env.gpt().find("HYP_BACKUP")
     with open(env.nor, "r+b") as f:
-        f.seek(p.offset + 100)
-        f.write(b"\x00")
+        f.seek(p.offset + 0x3000)
+        byte = f.read(1)
+        f.seek(p.offset + 0x3000)
+        f.write(bytes([byte[0] ^ 0x01]))
     rc, out, err = run(env, capsys, "verify")
     assert rc == 10 and "HYP_BACKUP" in err
     assert "HYP: ok" in out and "HYP_BACKUP: MISMATCH" in out

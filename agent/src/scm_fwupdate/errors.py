@@ -65,3 +65,9 @@ class BootError(AgentError):
     """The boot selection backend failed."""
 
     exit_code = 11
+
+
+class ImageError(AgentError):
+    """A boot image fails the boot chain's checks (ELF, hash segment, digests, release)."""
+
+    exit_code = 12

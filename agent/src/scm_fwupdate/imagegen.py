@@ -11,20 +11,38 @@ its 4 KiB blocks, like a real firmware update does.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import random
-import struct
 import sys
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import mbn
 from .gpt import AB_MAX_RETRY, Gpt, ab_attributes, new_gpt, protective_mbr
+from .profile import QCS6490_BOOT_IMAGES
 
 KiB = 1024
 MiB = 1024 * KiB
 DISK_GUID = uuid.UUID("5c0bd1a5-0a6e-4d6b-9e7a-51c0ffee6490")
 NS = uuid.UUID("b0f1e2d3-c4b5-4a69-8788-990011223344")
+DEFAULT_RELEASE = "REL-1"
+HASH_SEGMENT_OFFSET = 0x1000
+IMAGE_DATA_OFFSET = 0x2000
+LOAD_ADDR = 0x80000000
+ERASED = ("recoveryinfo",)  # factory-fresh: no record yet
+# Software ids (qualcomm-boot-chain.md §4, qtestsign FW_SW_ID); the rest 0.
+SW_IDS = {
+    "XBL_SC": 0x0,
+    "TZ": 0x7,
+    "UEFI": 0x9,
+    "DEVCFG": 0x5,
+    "HYP": 0x15,
+    "AOP": 0x21,
+    "QUP": 0x24,
+    "XBL_CONFIG": 0x25,
+}
 
 # Qualcomm type GUIDs for the boot firmware partitions (as in the vendor's tables).
 TYPES = {
@@ -62,6 +80,22 @@ SINGLES = [
     ("DPP", 512 * KiB),
     ("logfs", 1 * MiB),
 ]
+
+
+# The same table with small partitions: fast power-cut campaigns.
+COMPACT_PRIMARY_BACKUP = [
+    ("XBL_SC", 64 * KiB),
+    ("XBL_CONFIG", 32 * KiB),
+    ("AOP", 32 * KiB),
+    ("TZ", 128 * KiB),
+    ("HYP", 32 * KiB),
+    ("DEVCFG", 16 * KiB),
+    ("QUP", 16 * KiB),
+    ("UEFI", 128 * KiB),
+    ("ddr", 16 * KiB),
+]
+COMPACT_AB_PAIRS = [("dtb", 64 * KiB), ("uefisecapp", 32 * KiB), ("qweslicstore", 16 * KiB)]
+COMPACT_SINGLES = [(name, min(size, 64 * KiB)) for name, size in SINGLES]
 
 
 @dataclass(frozen=True)
@@ -103,12 +137,8 @@ def layout(
     return rows
 
 
-def firmware(name: str, size: int, version: int, changed: float = 0.1, fill: float = 0.75) -> bytes:
-    """Deterministic firmware for a partition: an ELF-like header then pseudo-random blocks.
-
-    Version ``n`` differs from version ``n - 1`` in about ``changed`` of its 4 KiB blocks.
-    """
-    length = max(4 * KiB, int(size * fill) // 4096 * 4096 - 100)
+def _data(name: str, length: int, version: int, changed: float) -> bytearray:
+    """Pseudo-random bytes; version n differs from n - 1 in about ``changed`` of its blocks."""
     rng = random.Random(f"{name}/base")
     data = bytearray(rng.randbytes(length))
     for v in range(2, version + 1):
@@ -117,10 +147,137 @@ def firmware(name: str, size: int, version: int, changed: float = 0.1, fill: flo
         for b in vr.sample(range(blocks), max(1, round(blocks * changed))):
             chunk = data[b * 4096 : (b + 1) * 4096]
             data[b * 4096 : b * 4096 + len(chunk)] = vr.randbytes(len(chunk))
-    header = (
-        b"\x7fELF\x02\x01\x01" + struct.pack("<9xI", version) + name.encode()[:32].ljust(32, b"\0")
+    return data
+
+
+def _metadata(sw_id: int, arb: int) -> bytes:
+    words = [0, 0, sw_id, 0, 0, 0, 0, 0] + [0] * 12 + [0] * 8 + [0, arb]
+    return mbn.METADATA.pack(*words)
+
+
+def qcom_image(
+    name: str,
+    size: int,
+    version: int,
+    release: str = DEFAULT_RELEASE,
+    changed: float = 0.1,
+    fill: float = 0.75,
+    sw_id: int | None = None,
+    arb: int = 0,
+) -> bytes:
+    """A valid Qualcomm-style image (docs/boot-chain.md) that fits a ``size``-byte partition.
+
+    ELF header and program headers in block 0, the version 6 hash segment
+    (SHA-384 digests, OEM metadata with ``sw_id`` and anti-rollback version
+    ``arb``) in block 1, one loadable segment from block 2: the version and
+    release strings, then pseudo-random code of which version ``n`` differs
+    from ``n - 1`` in about ``changed`` of its 4 KiB blocks.
+    """
+    total = max(IMAGE_DATA_OFFSET + 4 * KiB, int(size * fill) // 4096 * 4096 - 100)
+    if total > size:
+        raise ValueError(f"a {size}-byte partition is too small for an image")
+    body = _data(name, total - IMAGE_DATA_OFFSET, version, changed)
+    strings = (
+        mbn.VERSION_KEY
+        + f"{name}.{version}".encode()
+        + b"\0"
+        + mbn.RELEASE_KEY
+        + release.encode()
+        + b"\0"
+        + mbn.VARIANT_KEY
+        + b"SCM.EMU\0"
     )
-    data[: len(header)] = header
+    body[: len(strings)] = strings
+    sid = SW_IDS.get(name, 0) if sw_id is None else sw_id
+    return build_elf([bytes(body)], _metadata(sid, arb))
+
+
+def build_elf(segments: list[bytes], oem_metadata: bytes, hash_version: int = 6) -> bytes:
+    """ELF + hash segment around loadable ``segments`` (each starts on a new 4 KiB block)."""
+    phnum = 2 + len(segments)
+    header_size = mbn.ELF_HEADER.size + phnum * mbn.PHDR.size
+    offsets, pos = [], IMAGE_DATA_OFFSET
+    for seg in segments:
+        offsets.append(pos)
+        pos += -(-len(seg) // 4096) * 4096
+    signature = b"\xff" * 96  # not checked without secure boot (like qtestsign's)
+    hash_size = phnum * mbn.DIGEST_SIZE
+    seg_size = mbn.HASH_HEADER_V6.size + len(oem_metadata) + hash_size + len(signature)
+    phdrs = [
+        (mbn.PT_NULL, mbn.FLAGS_HEADER_PLACEHOLDER, 0, 0, 0, header_size, 0, 0),
+        (mbn.PT_NULL, mbn.FLAGS_HASH_SEGMENT, HASH_SEGMENT_OFFSET, 0, 0, seg_size, seg_size, 4096),
+    ] + [
+        (mbn.PT_LOAD, 0x5, off, LOAD_ADDR + off, LOAD_ADDR + off, len(seg), len(seg), 4096)
+        for off, seg in zip(offsets, segments, strict=True)
+    ]
+    elf = bytearray(
+        mbn.ELF_HEADER.pack(
+            b"\x7fELF\x02\x01\x01".ljust(16, b"\0"),
+            2,  # ET_EXEC
+            183,  # EM_AARCH64
+            1,
+            LOAD_ADDR + IMAGE_DATA_OFFSET,
+            mbn.ELF_HEADER.size,
+            0,
+            0,
+            mbn.ELF_HEADER.size,
+            mbn.PHDR.size,
+            phnum,
+            0,
+            0,
+            0,
+        )
+    )
+    for ph in phdrs:
+        elf += mbn.PHDR.pack(*ph)
+    digests = [hashlib.sha384(bytes(elf)).digest(), bytes(mbn.DIGEST_SIZE)]
+    digests += [hashlib.sha384(seg).digest() for seg in segments]
+    words = [0, hash_version, 0, 0, seg_size - mbn.HASH_HEADER_V6.size, hash_size]
+    words += [0xFFFFFFFF, len(signature), 0xFFFFFFFF, 0, 0, len(oem_metadata)]
+    hseg = mbn.HASH_HEADER_V6.pack(*words) + oem_metadata + b"".join(digests) + signature
+    out = bytearray(b"\xff" * (offsets[-1] + len(segments[-1])))
+    out[: len(elf)] = elf
+    out[HASH_SEGMENT_OFFSET : HASH_SEGMENT_OFFSET + len(hseg)] = hseg
+    for off, seg in zip(offsets, segments, strict=True):
+        out[off : off + len(seg)] = seg
+    return bytes(out)
+
+
+def compact_layout() -> list[tuple[str, int, uuid.UUID, int]]:
+    """The Qualcomm table with small partitions (about 1 MiB of boot images per set)."""
+    return layout(COMPACT_PRIMARY_BACKUP, COMPACT_AB_PAIRS, COMPACT_SINGLES)
+
+
+def firmware(
+    name: str,
+    size: int,
+    version: int,
+    changed: float = 0.1,
+    fill: float = 0.75,
+    release: str = DEFAULT_RELEASE,
+) -> bytes:
+    """What generated NORs hold in partition group ``name``: a boot image, or data."""
+    if name in QCS6490_BOOT_IMAGES:
+        return qcom_image(name, size, version, release, changed, fill)
+    if name in ERASED:
+        return b""
+    length = max(4 * KiB, int(size * fill) // 4096 * 4096 - 100)
+    return bytes(_data(name, min(length, size), version, changed))
+
+
+def corrupt(image: bytes, how: str) -> bytes:
+    """A broken copy of a valid image, as a cut or a bad download leaves one."""
+    data = bytearray(image)
+    if how == "digest":  # one bit of code flipped: digest mismatch
+        data[IMAGE_DATA_OFFSET + (len(data) - IMAGE_DATA_OFFSET) // 2] ^= 0x01
+    elif how == "truncate":  # the second half never landed
+        return bytes(data[: len(data) // 2])
+    elif how == "not-elf":
+        data[:4] = b"\0\0\0\0"
+    elif how == "first-block-erased":  # what the agent's invalidation step leaves
+        data[:4096] = b"\xff" * 4096
+    else:
+        raise ValueError(f"unknown corruption {how!r}")
     return bytes(data)
 
 
@@ -129,6 +286,7 @@ def build(
     sector_size: int = 4096,
     version: int = 1,
     rows: list[tuple[str, int, uuid.UUID, int]] | None = None,
+    release: str = DEFAULT_RELEASE,
 ) -> Board:
     """A whole NOR image: GPT (both copies) and firmware ``version`` in every copy."""
     table = new_gpt(disk_size, sector_size, rows or layout(), DISK_GUID)
@@ -141,7 +299,7 @@ def build(
     for p in table.partitions:
         group = p.name.removesuffix("_BACKUP").removesuffix("_a").removesuffix("_b")
         if group not in fw:
-            fw[group] = firmware(group, p.size, version)
+            fw[group] = firmware(group, p.size, version, release=release)
         img[p.offset : p.offset + len(fw[group])] = fw[group]
     return Board(table, bytes(img), fw)
 
@@ -152,11 +310,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=32, help="device size in MiB (default 32)")
     ap.add_argument("--sector-size", type=int, choices=(512, 4096), default=4096)
     ap.add_argument("--version", type=int, default=1, help="firmware version in the image")
+    ap.add_argument("--release", default=DEFAULT_RELEASE, help="release string of the images")
+    ap.add_argument("--compact", action="store_true", help="small partitions")
     ap.add_argument(
         "--images-dir", type=Path, help="also write version N+1 firmware files here, one per target"
     )
     args = ap.parse_args(argv)
-    board = build(args.size * MiB, args.sector_size, args.version)
+    rows = compact_layout() if args.compact else None
+    board = build(args.size * MiB, args.sector_size, args.version, rows, args.release)
     args.output.write_bytes(board.image)
     if args.images_dir:
         args.images_dir.mkdir(parents=True, exist_ok=True)
@@ -165,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
             for p in board.gpt.partitions
         }
         for group, size in sizes.items():
-            (args.images_dir / f"{group}.bin").write_bytes(firmware(group, size, args.version + 1))
+            data = firmware(group, size, args.version + 1, release=args.release)
+            (args.images_dir / f"{group}.bin").write_bytes(data)
     count = len(board.gpt.partitions)
     print(f"{args.output}: {args.size} MiB, {count} partitions, firmware version {args.version}")
     return 0
