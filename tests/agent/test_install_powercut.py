@@ -21,7 +21,7 @@ from powercut import CUT_POINTS, Scenario, device, gpt_regions, padded
 from scm_fwupdate import gpt as G
 from scm_fwupdate import history, imagegen
 from scm_fwupdate.bundle import create_bundle
-from scm_fwupdate.config import Config
+from scm_fwupdate.config import BoardConfig, Config
 from scm_fwupdate.flash import FaultPlan, PowerCut, SimNor
 from scm_fwupdate.install import Context, run_install, run_resume
 from scm_fwupdate.journal import Journal
@@ -93,6 +93,7 @@ class Rig:
             journal=root / "state" / "journal",
             history=root / "state" / "history.jsonl",
             lock=root / "lock",
+            board=BoardConfig(profile="qcom-abl"),  # this matrix is the A/B attribute flow
         )
 
     def context(self, nor: SimNor, journal: Journal) -> Context:

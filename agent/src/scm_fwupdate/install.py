@@ -36,16 +36,18 @@ from typing import Any, BinaryIO
 
 from . import events, history
 from .boot import BootBackend, make_backend
+from .bootset import boot_copies, booted_copies, check_image, check_release, selection_unit
 from .bundle import BundleReader, Manifest, compare_versions
 from .config import Config
 from .errors import AgentError, BundleError, JournalError, PolicyError
 from .flash import Flash, open_flash
 from .gpt import AB_MAX_RETRY, Gpt, boot_slot, read_gpt, slot_attributes
 from .journal import Journal
+from .profile import BootRule, Profile
 from .progress import Progress
 from .qcom_boot import QcomGptBackend
 from .slots import CMDLINE, booted_slot, validate_targets
-from .strategies import BACKUP_SUFFIX, ImageSpec, Kind, other_slot, plan_install
+from .strategies import BACKUP_SUFFIX, ImageSpec, Kind, fits, other_slot, plan_install
 from .transaction import JournalState, fsync_dir, pending_state, resume
 from .transaction import apply as apply_plan
 
@@ -251,6 +253,49 @@ def check_manifest(ctx: Context, manifest: Manifest, allow_downgrade: bool) -> N
         )
 
 
+def check_boot_images(
+    flash: Flash,
+    gpt: Gpt,
+    rule: BootRule,
+    profile: Profile,
+    specs: list[ImageSpec],
+    slot: str | None,
+) -> str:
+    """Every image for a boot partition checked as the chain checks it; returns the release.
+
+    Refuses (ImageError) an empty, non-ELF or damaged image, and a bundle whose
+    boot images would sit next to another release's; refuses (PolicyError) a
+    release change the chain would see half done after a cut.
+    """
+    boot = {c.image: c for c in boot_copies(gpt, profile)}
+    new = {}
+    for spec in specs:
+        if spec.target not in boot:
+            continue
+        for name in (boot[spec.target].a, boot[spec.target].b):
+            fits(spec, gpt.find(name))  # a size mistake says so, not "would not boot"
+        try:
+            with open(spec.path, "rb") as f:
+                fd = f.fileno()
+                new[spec.target] = check_image(
+                    spec.target,
+                    lambda o, n, fd=fd, base=spec.offset: os.pread(fd, n, base + o),
+                    spec.size,
+                )
+        except OSError as e:
+            raise BundleError(f"{spec.path}: cannot read: {e.strerror}") from None
+    if not new:
+        return ""
+    current = {
+        name: c.info.release if c.info else "not bootable now"
+        for name, c in booted_copies(flash.read, gpt, profile, rule, slot).items()
+    }
+    units = {
+        selection_unit(boot[t], rule) for t, info in new.items() if current.get(t) != info.release
+    }
+    return check_release(new, current, rule, units)
+
+
 def _gpt_for_backend(ctx: Context, gpt: Gpt) -> tuple[Gpt, str | None]:
     """The table the planner sees, and the slot it will write (None: no A/B pairs).
 
@@ -395,18 +440,28 @@ def _install_from(
     try:
         gpt = read_gpt(flash.read, flash.geometry.size)
         kinds = validate_targets(gpt, locations, cfg.slots.overrides)
-        has_ab = any(k == Kind.AB for k in kinds.values())
+        rule, profile = cfg.board.rule, cfg.board.boot_profile
+        if rule == BootRule.SETS and not activate:
+            raise PolicyError(
+                "--no-activate: under boot rule 'sets' the order of the writes is the "
+                "activation, there is no separate step"
+            )
+        has_ab = rule == BootRule.AB_ATTRIBUTES and any(k == Kind.AB for k in kinds.values())
         view, slot = _gpt_for_backend(ctx, gpt) if has_ab else (gpt, None)
         specs = [
             ImageSpec(e.target, source, e.size, locations[e.target][0], e.sha256)
             for e in manifest.images
         ]
+        running = boot_slot(view) if rule == BootRule.AB_ATTRIBUTES else None
+        release = check_boot_images(flash, gpt, rule, profile, specs, running)
         in_plan = activate and ctx.backend_name == QUALCOMM
         after = activate and slot is not None and ctx.backend_name != QUALCOMM
         meta: dict[str, Any] = {
             "operation": "install",
             "started": run.started,
             "backend": ctx.backend_name,
+            "rule": str(rule),
+            "release": release or None,
             "bundle": {
                 "path": str(source.resolve()),
                 "version": manifest.version,
@@ -436,6 +491,8 @@ def _install_from(
                 journal,
                 view,
                 specs,
+                rule=rule,
+                profile=profile,
                 activate=in_plan,
                 overrides=dict(cfg.slots.overrides),
                 meta=meta,
@@ -485,6 +542,8 @@ def _dry_run(
             journal,
             gpt,
             specs,
+            rule=ctx.config.board.rule,
+            profile=ctx.config.board.boot_profile,
             activate=in_plan,
             overrides=dict(ctx.config.slots.overrides),
             meta=meta,
