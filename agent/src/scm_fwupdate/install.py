@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from . import events, history
+from . import events, fallback, history
 from .boot import BootBackend, make_backend
 from .bootset import boot_copies, booted_copies, check_image, check_release, selection_unit
 from .bundle import BundleReader, Manifest, compare_versions
@@ -52,6 +52,7 @@ from .transaction import JournalState, fsync_dir, pending_state, resume
 from .transaction import apply as apply_plan
 
 STAGED_NAME = "staged.bundle"
+RECOVERYINFO = "recoveryinfo"
 QUALCOMM = "qualcomm-gpt"
 COPY_CHUNK = 1 << 20
 
@@ -628,6 +629,7 @@ def _record(
         "version": bundle.get("version"),
         "compatible": bundle.get("compatible"),
         "manifest_sha256": bundle.get("manifest_sha256"),
+        "release": meta.get("release"),
         "targets": [i["target"] for i in meta.get("images", [])],
         "images": meta.get("images", []),
         "backend": meta.get("backend"),
@@ -651,8 +653,32 @@ class ResumeResult:
     operation: str | None = None
 
 
+def detect_fallback(ctx: Context) -> fallback.Fallback | None:
+    """Did the chain fall back at this boot? (Nothing recorded; see check_boot.)"""
+    try:
+        flash = ctx.open_flash(False)
+        try:
+            gpt = read_gpt(flash.read, flash.geometry.size, strict=False)
+            names = set(gpt.names())
+            p = gpt.find(RECOVERYINFO) if RECOVERYINFO in names else None
+            record = flash.read(p.offset, min(p.size, 4096)) if p else None
+        finally:
+            flash.close()
+        return fallback.detect(ctx.config, gpt, record, ctx.cmdline)
+    except AgentError:
+        return None  # a broken table or device is reported by the commands that need it
+
+
+def check_boot(ctx: Context) -> fallback.Fallback | None:
+    """At boot: a fallback is recorded once per boot (history, journald)."""
+    found = detect_fallback(ctx)
+    fallback.note_boot(ctx.config, found)
+    return found
+
+
 def run_resume(ctx: Context) -> ResumeResult:
     """Finish whatever the journal holds; safe to run at every boot. Caller holds the lock."""
+    check_boot(ctx)
     if not has_journal(ctx):
         ctx.staged.unlink(missing_ok=True)
         return ResumeResult("idle", "nothing")
@@ -837,7 +863,8 @@ def run_inbox(ctx: Context, allow_downgrade: bool = False) -> list[tuple[Path, s
 
     A bundle whose manifest equals the last successful install (for example
     because the install finished through ``resume`` after a power cut) is
-    moved to done/ without installing it again. Returns (bundle, result).
+    moved to done/ without installing it again, unless the boot chain fell
+    back since that install. Returns (bundle, result).
     """
     inbox = ctx.config.inbox
     results: list[tuple[Path, str]] = []
@@ -853,9 +880,12 @@ def run_inbox(ctx: Context, allow_downgrade: bool = False) -> list[tuple[Path, s
         outcome = "done"
         try:
             last = history.last_success(ctx.config.history)
-            if not (
-                last and last.get("manifest_sha256") == manifest_digest(bundle, ctx.config.keyring)
-            ):
+            installed = (
+                last is not None
+                and last.get("manifest_sha256") == manifest_digest(bundle, ctx.config.keyring)
+                and not fallback.fell_back_since(ctx.config, last.get("txid"))
+            )
+            if not installed:
                 run_install(ctx, bundle, allow_downgrade=allow_downgrade)
         except Interrupted:
             raise

@@ -8,14 +8,16 @@ first write, and that nothing outside the sets changes.
 from __future__ import annotations
 
 import hashlib
+import json
+import shutil
 from functools import cache
 from pathlib import Path
 
 import pytest
 from cli_env import Env, error_lines, make_env, run
 
-from scm_fwupdate import imagegen
-from scm_fwupdate.gpt import read_gpt
+from scm_fwupdate import events, history, imagegen
+from scm_fwupdate.gpt import activate_slot, read_gpt, slot_attributes
 from scm_fwupdate.journal import Journal, RecordType
 from scm_fwupdate.profile import QCS6490_BOOT_IMAGES
 from scm_fwupdate.transaction import Plan
@@ -34,6 +36,12 @@ def sizes() -> dict[str, int]:
 
 def release_images(release: str = "REL-2", version: int = 2, names=QCS6490_BOOT_IMAGES) -> dict:
     return {n: imagegen.qcom_image(n, sizes()[n], version, release) for n in names}
+
+
+@pytest.fixture(autouse=True)
+def _cmdline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """make_env(tmp_path / "env") writes the kernel command line the agent reads."""
+    monkeypatch.setenv("SCM_FWUPDATE_CMDLINE", str(tmp_path / "env" / "cmdline"))
 
 
 @pytest.fixture
@@ -192,3 +200,79 @@ def test_release_across_slot_and_per_image_copies_is_refused(tmp_path: Path, cap
     rc, _out, err = run(env, capsys, "install", str(env.bundle(release_images())))
     assert rc == 5 and "independently" in err, err
     assert env.image() == before
+
+
+# --------------------------------------------------------------- fallback
+
+
+def chosen_env(tmp_path: Path, **props: str) -> Env:
+    env = make_env(tmp_path / "env", profile=Q6A)
+    chosen = env.root / "chosen"
+    chosen.mkdir()
+    for name, value in props.items():
+        (chosen / f"scm-emu,{name.replace('_', '-')}").write_bytes(value.encode() + b"\0")
+    env.write_config(f"board:\n  profile: {Q6A}\n  chosen: {chosen}\n")
+    return env
+
+
+def fallbacks(env: Env) -> list[dict]:
+    return [r for r in history.read(env.state / "history.jsonl") if r["operation"] == "fallback"]
+
+
+def test_a_fallback_to_set_b_is_reported_and_recorded_once(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    env = chosen_env(
+        tmp_path, boot_rule="sets", boot_set="B", fallback="1", boot_reason="set A: TZ: bad"
+    )
+    sent: list[tuple[str, str]] = []
+    monkeypatch.setattr(events, "emit", lambda mid, msg, *a, **k: sent.append((mid, msg)))
+    rc, out, _err = run(env, capsys, "status", "--json")
+    st = json.loads(out)
+    assert rc == 0 and st["fallback"]["booted"] == "set B"
+    assert st["boot_report"]["set"] == "B" and st["board"]["rule"] == "sets"
+    assert not fallbacks(env)  # status only reports
+    for _ in range(2):  # resume runs at every boot; the same boot is recorded once
+        assert run(env, capsys, "resume")[0] == 0
+    assert [r["booted"] for r in fallbacks(env)] == ["set B"]
+    assert [mid for mid, _msg in sent] == [events.BOOT_FALLBACK]
+    rc, out, _err = run(env, capsys, "status")
+    assert "FALLBACK" in out and "set B" in out
+
+
+def test_no_fallback_when_set_a_booted(tmp_path: Path, capsys) -> None:
+    env = chosen_env(tmp_path, boot_rule="sets", boot_set="A", fallback="0")
+    assert run(env, capsys, "resume")[0] == 0
+    st = json.loads(run(env, capsys, "status", "--json")[1])
+    assert st["fallback"] is None and not fallbacks(env)
+    assert st["sets"]["A"]["bootable"] and st["sets"]["A"]["release"] == "REL-1"
+    assert st["sets"]["A"]["images"]["TZ"]["version"] == "TZ.1"
+
+
+def test_inbox_retries_a_bundle_the_board_fell_back_from(tmp_path: Path, capsys) -> None:
+    env = make_env(tmp_path / "env", profile="qcom-abl")
+    bundle = env.bundle(["dtb"])
+    inbox = env.state / "inbox"
+    inbox.mkdir(parents=True)
+    shutil.copy(bundle, inbox / "fw.bundle")
+    assert run(env, capsys, "install-inbox")[0] == 0
+    shutil.copy(bundle, inbox / "fw.bundle")
+    assert "fw.bundle: done" in run(env, capsys, "install-inbox")[1]
+    installs = [r for r in history.read(env.state / "history.jsonl") if r["operation"] == "install"]
+    assert len(installs) == 1  # the same bundle again: skipped
+    # The board rebooted, never confirmed slot b, and the chain went back to slot a
+    # (as ABL does it: b unbootable, a active again; set up here, not judged).
+    table = env.gpt()
+    table = activate_slot(table.with_attributes(slot_attributes(table, "b", unbootable=True)), "a")
+    with open(env.nor, "r+b") as f:
+        for copy in table.copies():
+            for off, data in copy:
+                f.seek(off)
+                f.write(data)
+    (env.root / "cmdline").write_text("console=ttyMSM0 androidboot.slot_suffix=_a\n")
+    assert run(env, capsys, "resume")[0] == 0
+    assert [r["booted"] for r in fallbacks(env)] == ["slot a"]
+    shutil.copy(bundle, inbox / "fw.bundle")
+    assert run(env, capsys, "install-inbox")[0] == 0
+    installs = [r for r in history.read(env.state / "history.jsonl") if r["operation"] == "install"]
+    assert len(installs) == 2  # retried, not skipped
