@@ -11,7 +11,7 @@ from bundle_fixtures import COMPATIBLE, make_keys
 
 from scm_fwupdate import cli, imagegen
 from scm_fwupdate.bundle import create_bundle
-from scm_fwupdate.gpt import Gpt, read_gpt
+from scm_fwupdate.gpt import Gpt, read_gpt_image
 
 
 @cache
@@ -45,7 +45,7 @@ class Env:
 
     def gpt(self) -> Gpt:
         data = self.image()
-        return read_gpt(lambda o, n: data[o : o + n], len(data))
+        return read_gpt_image(data)
 
     def part(self, name: str, length: int | None = None) -> bytes:
         p = self.gpt().find(name)

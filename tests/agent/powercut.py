@@ -43,7 +43,7 @@ class Scenario:
 
 
 def gpt_of(image: bytes) -> G.Gpt:
-    return G.read_gpt(lambda o, n: image[o : o + n], len(image))
+    return G.read_gpt_image(image)
 
 
 def gpt_regions(table: G.Gpt, erasesize: int) -> list[tuple[int, int]]:

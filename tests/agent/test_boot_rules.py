@@ -17,7 +17,7 @@ import pytest
 from cli_env import Env, error_lines, make_env, run
 
 from scm_fwupdate import events, history, imagegen
-from scm_fwupdate.gpt import activate_slot, read_gpt, slot_attributes
+from scm_fwupdate.gpt import activate_slot, read_gpt_image, slot_attributes
 from scm_fwupdate.journal import Journal, RecordType
 from scm_fwupdate.profile import QCS6490_BOOT_IMAGES
 from scm_fwupdate.transaction import Plan
@@ -77,7 +77,7 @@ def test_release_bundle_writes_set_b_whole_then_set_a_header_last(q6a: Env, caps
     assert max(b_writes) < order[0] < order[1] < min(a_writes)
     assert names[-1] == "verify set A"
     # No GPT attribute, no data partition changes under boot sets.
-    table, old = q6a.gpt(), read_gpt(lambda o, n: before[o : o + n], len(before))
+    table, old = q6a.gpt(), read_gpt_image(before)
     assert [p.attributes for p in table.partitions] == [p.attributes for p in old.partitions]
     for data_part in ("VarStore", "DPP", "recoveryinfo", "ddr", "ddr_BACKUP", "qweslicstore_b"):
         p = table.find(data_part)

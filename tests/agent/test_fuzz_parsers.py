@@ -16,15 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scm_fwupdate import keys
-from scm_fwupdate.bundle import (
-    BundleReader,
-    compare_versions,
-    parse_manifest,
-    render_manifest,
-    verify_bundle,
-)
+from scm_fwupdate.bundle import BundleReader, verify_bundle
 from scm_fwupdate.config import ALL_KEYS, load_config
 from scm_fwupdate.errors import AgentError, BundleError, ConfigError
+from scm_fwupdate.manifest import compare_versions, parse_manifest, render_manifest
 
 FUZZ = settings(
     max_examples=250,

@@ -37,12 +37,13 @@ from typing import Any, BinaryIO
 from . import events, fallback, history
 from .boot import BootBackend, make_backend
 from .bootset import boot_copies, booted_copies, check_image, check_release, selection_unit
-from .bundle import BundleReader, Manifest, compare_versions
+from .bundle import BundleReader
 from .config import Config
 from .errors import AgentError, BundleError, JournalError, PolicyError
 from .flash import Flash, open_flash
 from .gpt import AB_MAX_RETRY, Gpt, boot_slot, read_gpt, slot_attributes
 from .journal import Journal
+from .manifest import Manifest, compare_versions
 from .profile import BootRule, Profile
 from .progress import Progress
 from .qcom_boot import QcomGptBackend
