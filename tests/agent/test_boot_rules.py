@@ -19,8 +19,8 @@ from cli_env import Env, error_lines, make_env, run
 from scm_fwupdate import events, history, imagegen
 from scm_fwupdate.gpt import activate_slot, read_gpt_image, slot_attributes
 from scm_fwupdate.journal import Journal, RecordType
+from scm_fwupdate.plan import Plan
 from scm_fwupdate.profile import QCS6490_BOOT_IMAGES
-from scm_fwupdate.transaction import Plan
 
 Q6A = "radxa-dragon-q6a"
 
