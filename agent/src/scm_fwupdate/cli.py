@@ -101,7 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-downgrade", action="store_true")
     p = cmd("install-inbox", "install every bundle in the inbox (systemd path unit)")
     p.add_argument("--allow-downgrade", action="store_true")
-    cmd("resume", "finish an interrupted update (run at boot)")
+    p = cmd("resume", "finish an interrupted update (run at boot)")
+    p.add_argument(
+        "--set-aside",
+        action="store_true",
+        help="rename a damaged journal (kept for inspection) so that installs can start again",
+    )
     p = cmd("mark-good", "mark the booted slot (or SLOT) good")
     p.add_argument("slot", nargs="?")
     p = cmd("mark-bad", "mark the booted slot (or SLOT) bad")
@@ -210,8 +215,9 @@ def cmd_install(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_resume(ctx: Context, args: argparse.Namespace) -> int:
-    r = run_resume(ctx)
+    r = run_resume(ctx, set_aside=args.set_aside)
     messages = {
+        "set-aside": f"damaged journal of update {r.txid} kept as {r.kept}",
         "nothing": "nothing to resume",
         "aborted": f"dropped the uncommitted update {r.txid} (nothing had been written)",
         "finished": f"finished update {r.txid}",
