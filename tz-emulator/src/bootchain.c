@@ -13,6 +13,7 @@
 #include "bootchain.h"
 #include "crc32.h"
 #include "gpt.h"
+#include "nor.h"
 #include "storage.h"
 #include "strbuf.h"
 
@@ -291,24 +292,34 @@ static void ri_encode(const struct ri_record *r, uint8_t *b)
 	put_le32(b + RI_CRC, crc32_update(0, b, RI_CRC));
 }
 
-/* Rewrite the record if it changed: erase the partition's first block,
- * program 64 bytes. */
+/*
+ * Rewrite the record if it changed: erase the partition's first block,
+ * program 64 bytes.  A partition that does not start on an erase block
+ * (512-byte-sector tables) gets the same result in its first erase-block
+ * worth of bytes, its neighbours' bytes kept.
+ */
+static uint8_t ri_block[NOR_ERASE_MAX];
+
 static void ri_store(const struct gpt_part *p, const uint8_t *old, const struct ri_record *r)
 {
-	uint8_t b[RI_SIZE];
+	uint64_t n = p->size < par->erase_size ? p->size : par->erase_size;
 
-	ri_encode(r, b);
-	if (!memcmp(b, old, RI_SIZE))
+	ri_encode(r, ri_block);
+	if (!memcmp(ri_block, old, RI_SIZE))
 		return;
-	if (p->off % par->erase_size || p->size < par->erase_size) {
-		bc_note("recoveryinfo: partition is not whole erase blocks, not written");
+	if (n < RI_SIZE || n > sizeof(ri_block)) {
+		bc_note("recoveryinfo: erase block size not supported, not written");
 		return;
 	}
-	if (store_erase(p->off, par->erase_size, UINT64_MAX) ||
-	    store_program(p->off, b, RI_SIZE, UINT64_MAX))
-		bc_note("recoveryinfo: write failed");
-	else
-		bc_note("recoveryinfo: record written");
+	memset(ri_block + RI_SIZE, 0xff, n - RI_SIZE);
+	if (p->off % par->erase_size == 0 && n == par->erase_size) {
+		if (store_erase(p->off, n, UINT64_MAX) ||
+		    store_program(p->off, ri_block, RI_SIZE, UINT64_MAX))
+			n = 0;
+	} else if (nor_rewrite(par->erase_size, p->off, ri_block, n)) {
+		n = 0;
+	}
+	bc_note(n ? "recoveryinfo: record written" : "recoveryinfo: write failed");
 }
 
 static void rule_sets(struct bc_outcome *o)

@@ -9,6 +9,7 @@
  */
 #include "crc32.h"
 #include "gpt.h"
+#include "nor.h"
 #include "storage.h"
 
 #define GPT_SIGNATURE		"EFI PART"
@@ -33,9 +34,6 @@
 #define E_ATTR			48
 #define E_NAME			56
 
-/* One NOR erase block for read-modify-write; the largest we support. */
-#define ERASE_MAX		0x10000
-static uint8_t erase_buf[ERASE_MAX] __attribute__((aligned(16)));
 static uint8_t sector_buf[GPT_SECTOR_MAX] __attribute__((aligned(16)));
 
 struct gpt_hdr_info {
@@ -231,38 +229,6 @@ void gpt_set_attr(struct gpt *g, int idx, uint64_t attr)
 	put_le64(g->entries + (size_t)idx * g->entry_size + E_ATTR, attr);
 }
 
-/*
- * Program [off, off+len) with src, erase block by erase block: read the
- * block, patch it, and erase + program it only if it changed (NOR cannot
- * set bits without an erase).
- */
-static int nor_rewrite(const struct gpt *g, uint64_t off, const uint8_t *src, uint64_t len)
-{
-	uint64_t es = g->erase_size;
-
-	if (!es || es > ERASE_MAX)
-		return -1;
-	while (len) {
-		uint64_t base = off - off % es, in = off - base;
-		uint64_t n = es - in < len ? es - in : len;
-		bool changed = false;
-
-		if (store_read(base, erase_buf, es))
-			return -1;
-		for (uint64_t i = 0; i < n; i++) {
-			changed |= erase_buf[in + i] != src[i];
-			erase_buf[in + i] = src[i];
-		}
-		if (changed && (store_erase(base, es, UINT64_MAX) ||
-				store_program(base, erase_buf, es, UINT64_MAX)))
-			return -1;
-		off += n;
-		src += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /* One copy: entries first, then the header that vouches for them, so a
  * write cut in between leaves a copy whose CRC does not match. */
 static int write_copy(struct gpt *g, uint64_t lba, uint64_t alt, uint64_t entries_lba,
@@ -278,9 +244,9 @@ static int write_copy(struct gpt *g, uint64_t lba, uint64_t alt, uint64_t entrie
 	put_le64(sector_buf + H_ENTRIES_LBA, entries_lba);
 	put_le32(sector_buf + H_ENTRIES_CRC, entries_crc);
 	put_le32(sector_buf + H_CRC, hdr_crc(sector_buf, hs));
-	if (nor_rewrite(g, entries_lba * g->sector, g->entries, bytes))
+	if (nor_rewrite(g->erase_size, entries_lba * g->sector, g->entries, bytes))
 		return -1;
-	return nor_rewrite(g, lba * g->sector, sector_buf, g->sector);
+	return nor_rewrite(g->erase_size, lba * g->sector, sector_buf, g->sector);
 }
 
 int gpt_commit(struct gpt *g)
