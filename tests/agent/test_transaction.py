@@ -11,8 +11,9 @@ import pytest
 from scm_fwupdate import gpt as G
 from scm_fwupdate import imagegen
 from scm_fwupdate.errors import DeviceError, GptError, JournalError, PolicyError, VerifyError
-from scm_fwupdate.flash import FaultPlan, Geometry, PowerCut, SimNor, open_flash
+from scm_fwupdate.flash import Geometry, open_flash
 from scm_fwupdate.journal import Journal, RecordType
+from scm_fwupdate.sim import FaultPlan, PowerCut, SimJournal, SimNor
 from scm_fwupdate.strategies import ImageSpec, classify, plan_install
 from scm_fwupdate.transaction import apply, pending_state, resume
 
@@ -40,7 +41,7 @@ def new_fw(target: str, version: int = 2) -> bytes:
 
 def install(nor: SimNor, journal: Journal, images: list[ImageSpec], **kw: object) -> None:
     table = G.read_gpt(nor.read, nor.geometry.size)
-    plan = plan_install(nor, journal, table, images, **kw)  # type: ignore[arg-type]
+    plan = plan_install(nor, journal, table, images, **kw).commit()  # type: ignore[arg-type]
     apply(nor, journal, plan)
 
 
@@ -104,7 +105,7 @@ def test_ab_install_marks_the_target_unbootable_first_and_activates_last(shm_pat
 
     with Journal(shm_path / "j") as j:
         table = G.read_gpt(nor.read, nor.geometry.size)
-        plan = plan_install(nor, j, table, [spec(shm_path, "dtb", new_fw("dtb"))])
+        plan = plan_install(nor, j, table, [spec(shm_path, "dtb", new_fw("dtb"))]).commit()
         apply(nor, j, plan, progress=progress)
     steps = list(dict.fromkeys(seen))
     assert steps[0] == "mark slot b unbootable: backup GPT"
@@ -137,7 +138,7 @@ def test_pairs_missing_from_the_update_are_copied_into_the_new_slot(shm_path: Pa
 def test_resume_drops_an_uncommitted_transaction(shm_path: Path) -> None:
     # op 0 makes the plan durable, op 1 would be the commit record
     nor = nor_of(board().image, fault=FaultPlan(cut_at=1))
-    j = Journal(shm_path / "j", fault=nor.fault)
+    j = SimJournal(shm_path / "j", fault=nor.fault)
     with pytest.raises(PowerCut):
         install(nor, j, [spec(shm_path, "HYP", new_fw("HYP"))])
     j.power_loss()
@@ -156,7 +157,7 @@ def test_single_copy_completes_from_the_journal_alone(shm_path: Path) -> None:
     data = new_fw("VarStore")
     image = spec(shm_path, "VarStore", data)
     nor.fault = FaultPlan(cut_at=12)
-    j = Journal(shm_path / "j", fault=nor.fault)
+    j = SimJournal(shm_path / "j", fault=nor.fault)
     with pytest.raises(PowerCut):
         install(nor, j, [image])
     j.close()
@@ -173,7 +174,7 @@ def test_resume_attempts_are_capped_and_reported(shm_path: Path) -> None:
     nor = nor_of(board().image)
     image = spec(shm_path, "HYP", new_fw("HYP"))
     nor.fault = FaultPlan(cut_at=40)
-    j = Journal(shm_path / "j", fault=nor.fault)
+    j = SimJournal(shm_path / "j", fault=nor.fault)
     with pytest.raises(PowerCut):
         install(nor, j, [image])
     j.close()
@@ -195,7 +196,7 @@ def test_blocks_after_the_last_progress_record_are_rehashed_not_trusted(shm_path
     image = spec(shm_path, "UEFI", new_fw("UEFI"))
     with Journal(shm_path / "j") as j:
         table = G.read_gpt(nor.read, nor.geometry.size)
-        plan = plan_install(nor, j, table, [image])
+        plan = plan_install(nor, j, table, [image]).commit()
         nor.fault = FaultPlan(cut_at=200)
         j.fault = nor.fault
         with pytest.raises(PowerCut):
@@ -215,7 +216,7 @@ def test_blocks_after_the_last_progress_record_are_rehashed_not_trusted(shm_path
 
 def test_a_new_install_over_a_pending_one_is_refused(shm_path: Path) -> None:
     nor = nor_of(board().image, fault=FaultPlan(cut_at=30))
-    j = Journal(shm_path / "j", fault=nor.fault)
+    j = SimJournal(shm_path / "j", fault=nor.fault)
     with pytest.raises(PowerCut):
         install(nor, j, [spec(shm_path, "HYP", new_fw("HYP"))])
     j.close()

@@ -15,33 +15,30 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import __version__, events, history, keys
-from .bundle import bundle_info, create_bundle, verify_bundle
-from .config import Config, load_config
-from .errors import AgentError, BootError, BundleError, ConfigError, VerifyError
-from .gpt import read_gpt, slot_pairs
-from .install import (
+from . import __version__, events, keys, status
+from .backup import run_backup
+from .bundle import bundle_info, verify_bundle
+from .config import Backend, Config, load_config
+from .context import (
     Context,
     Interrupted,
-    has_journal,
     make_context,
     rebase_state_dir,
     require_idle,
-    run_backup,
-    run_inbox,
-    run_install,
-    run_resume,
-    run_verify,
 )
+from .errors import AgentError, BootError, BundleError, ConfigError, VerifyError
+from .gpt import read_gpt, slot_pairs
+from .inbox import run_inbox
+from .install import run_install
 from .lock import InstanceLock
+from .packing import create_bundle
 from .progress import MODES, Progress
+from .resume import run_resume
 from .slots import booted_slot
-from .slots import status as slot_status
-from .transaction import JournalState, pending_state
+from .verify import run_verify
 
 PROG = "scm-fwupdate"
 
@@ -178,68 +175,12 @@ def _json(data: Any) -> None:
 
 
 def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
-    cfg = ctx.config
-    flash = ctx.open_flash(False)
-    try:
-        gpt = read_gpt(flash.read, flash.geometry.size, strict=False)
-        device = {"name": flash.name, "size": flash.geometry.size}
-    finally:
-        flash.close()
-    booted, source = booted_slot(gpt, ctx.cmdline)
-    info: dict[str, Any] = {
-        "device": device,
-        "compatible": cfg.compatible,
-        "gpt": {
-            "primary_ok": gpt.primary_ok,
-            "backup_ok": gpt.backup_ok,
-            "problems": list(gpt.problems),
-        },
-        **slot_status(gpt, cfg.slots.overrides, booted),
-        "booted_source": source,
-    }
-    boot: dict[str, Any] = {"backend": cfg.boot.backend}
-    try:
-        backend = ctx.boot_backend()
-        boot["next"] = backend.primary()
-        boot["slots"] = [asdict(s) for s in backend.state()]
-    except AgentError as e:
-        boot["error"] = str(e)
-    info["boot"] = boot
-    st = JournalState("idle")
-    if has_journal(ctx):
-        try:
-            with ctx.open_journal() as journal:
-                st = pending_state(journal)
-        except AgentError as e:  # e.g. run as a user without access to the state dir
-            st = JournalState("unreadable", detail=str(e))
-    info["journal"] = {
-        "state": st.kind,
-        "detail": st.detail or None,
-        "txid": st.meta.get("txid"),
-        "operation": st.meta.get("operation"),
-        "next": st.next_index if st.kind == "pending" else None,
-        "resumes": st.resumes,
-    }
-    last = history.last_success(cfg.history)
-    info["installed"] = last and {
-        k: last.get(k) for k in ("version", "txid", "time", "targets", "compatible")
-    }
+    info = status.gather(ctx)
     if args.json:
         _json(info)
-        return 0
-    _out(f"device:     {device['name']} ({device['size'] // 1024} KiB)")
-    _out(f"compatible: {cfg.compatible}")
-    _out(f"installed:  {(last or {}).get('version', '(nothing installed by scm-fwupdate)')}")
-    _out(f"booted:     {booted or '-'} (from {source}); next boot: {boot.get('next', '-')}")
-    _out(f"backend:    {cfg.boot.backend}" + (f" ({boot['error']})" if "error" in boot else ""))
-    for s in boot.get("slots", []):
-        flags = [n for n in ("bootable", "good", "active") if s[n]]
-        _out(f"  slot {s['name']}: {' '.join(flags) or 'not bootable'}, retries {s['retries']}")
-    _out(f"journal:    {st.kind}" + (f" ({st.meta.get('txid')})" if st.kind != "idle" else ""))
-    gpt_state = "ok" if gpt.primary_ok and gpt.backup_ok else "DAMAGED COPY"
-    _out(f"gpt:        {gpt_state}")
-    for g in info["groups"]:
-        _out(f"  {g['name']:<16} {g['kind']:<15} " + " ".join(p["name"] for p in g["partitions"]))
+    else:
+        for line in status.render(info):
+            _out(line)
     return 0
 
 
@@ -297,7 +238,7 @@ def _default_slot(ctx: Context, slot: str | None) -> str:
     finally:
         flash.close()
     booted, source = booted_slot(gpt, ctx.cmdline)
-    if source != "cmdline" and ctx.config.boot.backend != "qualcomm-gpt":
+    if source != "cmdline" and ctx.config.boot.backend != Backend.QUALCOMM_GPT:
         booted = ctx.boot_backend().primary()
     if booted is None:
         raise UsageError("cannot tell which slot is booted: name the slot")
@@ -306,7 +247,7 @@ def _default_slot(ctx: Context, slot: str | None) -> str:
 
 def cmd_mark(ctx: Context, args: argparse.Namespace) -> int:
     require_idle(ctx)
-    if ctx.config.boot.backend == "qualcomm-gpt" and not _has_slots(ctx):
+    if ctx.config.boot.backend == Backend.QUALCOMM_GPT and not _has_slots(ctx):
         if args.command != "mark-good":
             raise BootError("the GPT has no _a/_b partitions: nothing to select")
         # The unit that runs mark-good at every boot must not fail on such a board.

@@ -11,116 +11,22 @@ that differ. See docs/safety.md for the invariants.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import struct
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from .errors import AgentError, JournalError, VerifyError
 from .flash import Flash
 from .journal import Journal, RecordType
+from .plan import Entry, Op, Plan, Src, Step, sha256
 
-ENTRY = struct.Struct(
-    "<BBHIQQI32s"
-)  # op, source kind, source file, data length, offset, arg, length, sha
-PLAN_HEAD = struct.Struct("<I")  # JSON header length
-PLAN_VERSION = 1
 DEFAULT_PROGRESS_EVERY = 256  # written blocks (1 MiB of 4 KiB blocks) between PROGRESS records
 DEFAULT_MAX_RESUMES = 3
-
-
-class Src(IntEnum):
-    ERASED = 0  # all 0xFF
-    FILE = 1  # bytes [arg, arg + data_len) of sources[file], padded with 0xFF
-    JOURNAL = 2  # the DATA record with sequence number ``arg``
-    FLASH = 3  # data_len bytes of the flash at ``arg``, padded with 0xFF
-
-
-@dataclass(frozen=True)
-class Entry:
-    offset: int
-    length: int
-    sha256: bytes
-    src: Src
-    arg: int = 0
-    data_len: int = 0
-    file: int = 0
-
-    def pack(self) -> bytes:
-        return ENTRY.pack(
-            1, self.src, self.file, self.data_len, self.offset, self.arg, self.length, self.sha256
-        )
-
-    @classmethod
-    def unpack_from(cls, buf: bytes, pos: int) -> Entry:
-        _op, src, file, data_len, offset, arg, length, sha = ENTRY.unpack_from(buf, pos)
-        return cls(offset, length, sha, Src(src), arg, data_len, file)
-
-
-@dataclass
-class Step:
-    name: str
-    start: int
-    end: int = 0
-
-
-@dataclass
-class Plan:
-    block_size: int
-    entries: list[Entry] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
-    steps: list[Step] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def encode(self) -> bytes:
-        head = json.dumps(
-            {
-                "version": PLAN_VERSION,
-                "block_size": self.block_size,
-                "sources": self.sources,
-                "steps": [[s.name, s.start, s.end] for s in self.steps],
-                "meta": self.meta,
-                "entries": len(self.entries),
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-        ).encode()
-        return PLAN_HEAD.pack(len(head)) + head + b"".join(e.pack() for e in self.entries)
-
-    @classmethod
-    def decode(cls, raw: bytes) -> Plan:
-        try:
-            (n,) = PLAN_HEAD.unpack_from(raw)
-            head = json.loads(raw[PLAN_HEAD.size : PLAN_HEAD.size + n])
-            if head["version"] != PLAN_VERSION:
-                raise ValueError(f"plan version {head['version']}")
-            pos = PLAN_HEAD.size + n
-            entries = [Entry.unpack_from(raw, pos + i * ENTRY.size) for i in range(head["entries"])]
-        except (ValueError, KeyError, TypeError, struct.error) as e:
-            raise JournalError(f"journal holds an unreadable plan: {e}") from None
-        return cls(
-            head["block_size"],
-            entries,
-            head["sources"],
-            [Step(*s) for s in head["steps"]],
-            head["meta"],
-        )
-
-    def step_at(self, index: int) -> str:
-        for s in self.steps:
-            if s.start <= index < s.end:
-                return s.name
-        return ""
-
-
-def sha256(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
 
 
 # ---------------------------------------------------------------- planning
@@ -134,7 +40,7 @@ class PlanBuilder:
     """
 
     def __init__(self, flash: Flash, journal: Journal, meta: dict[str, Any] | None = None) -> None:
-        if pending_state(journal).kind == "pending":
+        if pending_state(journal).kind == StateKind.PENDING:
             raise JournalError(
                 f"journal {journal.path} holds an unfinished transaction: run 'resume' first"
             )
@@ -185,18 +91,31 @@ class PlanBuilder:
                 self._add(Entry(offset + pos, self.bs, digest, src, file_offset + pos, n, file))
         return whole.hexdigest()
 
-    def copy(self, offset: int, size: int, src_offset: int) -> None:
+    def hash_at(self, offset: int) -> bytes:
+        """The block's hash once the entries planned so far ran."""
+        return self.expected.get(offset) or sha256(self.flash.read(offset, self.bs))
+
+    def copy(self, offset: int, size: int, src_offset: int, skip_same: bool = False) -> None:
         """Region becomes a copy of another region of the same flash.
 
         The expected hashes are those the source will have when this entry
         runs: planned earlier in this transaction, or what the flash holds now.
+        ``skip_same`` plans no entry for a block that will already hold its copy.
         """
         self._check_region(offset, size)
         for pos in range(0, size, self.bs):
-            digest = self.expected.get(src_offset + pos) or sha256(
-                self.flash.read(src_offset + pos, self.bs)
-            )
+            digest = self.hash_at(src_offset + pos)
+            if skip_same and self.hash_at(offset + pos) == digest:
+                continue
             self._add(Entry(offset + pos, self.bs, digest, Src.FLASH, src_offset + pos, self.bs))
+
+    def verify(self, offset: int, size: int) -> None:
+        """Stop the transaction unless the region holds what was planned for it."""
+        self._check_region(offset, size)
+        for pos in range(offset, offset + size, self.bs):
+            self.plan.entries.append(
+                Entry(pos, self.bs, self.hash_at(pos), Src.ERASED, op=Op.VERIFY)
+            )
 
     def inline(self, offset: int, data: bytes | Iterable[bytes], size: int) -> None:
         """Region gets these bytes then 0xFF; changed blocks are kept as redo images."""
@@ -268,9 +187,20 @@ class PlanBuilder:
 # ----------------------------------------------------------------- state
 
 
+class StateKind(StrEnum):
+    """What the journal says about the last transaction."""
+
+    IDLE = "idle"  # nothing, or a transaction dropped before its commit
+    UNCOMMITTED = "uncommitted"  # cut before COMMIT: nothing was written, resume drops it
+    PENDING = "pending"  # committed, not done: resume finishes it
+    DONE = "done"
+    ABANDONED = "abandoned"  # resume gave up
+    UNREADABLE = "unreadable"  # the journal could not be read (status only)
+
+
 @dataclass
 class JournalState:
-    kind: str  # idle | uncommitted | pending | done | abandoned
+    kind: StateKind
     plan: Plan | None = None
     next_index: int = 0
     resumes: int = 0
@@ -282,26 +212,26 @@ def pending_state(journal: Journal) -> JournalState:
     """What the journal says about the last transaction."""
     begin = journal.last(RecordType.BEGIN)
     if begin is None:
-        return JournalState("idle")
+        return JournalState(StateKind.IDLE)
     meta = begin.json().get("meta", {})
     after = [r for r in journal.records if r.seq > begin.seq]
     types = {r.type for r in after}
     if RecordType.DONE in types:
-        return JournalState("done", meta=meta)
+        return JournalState(StateKind.DONE, meta=meta)
     if RecordType.ABANDONED in types:
         detail = journal.last(RecordType.ABANDONED).json().get("reason", "")  # type: ignore[union-attr]
-        return JournalState("abandoned", meta=meta, detail=detail)
+        return JournalState(StateKind.ABANDONED, meta=meta, detail=detail)
     if RecordType.ABORT in types:
-        return JournalState("idle", meta=meta)
+        return JournalState(StateKind.IDLE, meta=meta)
     if RecordType.COMMIT not in types:
-        return JournalState("uncommitted", meta=meta)
+        return JournalState(StateKind.UNCOMMITTED, meta=meta)
     plan_rec = journal.last(RecordType.PLAN)
     assert plan_rec is not None and plan_rec.seq > begin.seq
     plan = Plan.decode(plan_rec.payload)
     progress = journal.last(RecordType.PROGRESS)
     next_index = progress.json()["next"] if progress and progress.seq > begin.seq else 0
     resumes = sum(1 for r in after if r.type == RecordType.RESUME)
-    return JournalState("pending", plan, next_index, resumes, meta)
+    return JournalState(StateKind.PENDING, plan, next_index, resumes, meta)
 
 
 # ----------------------------------------------------------------- applying
@@ -314,6 +244,7 @@ class ApplyStats:
     erases: int = 0
     erases_skipped: int = 0
     pages_programmed: int = 0
+    verified: int = 0
 
 
 ProgressFn = Callable[[int, int, str], None]
@@ -398,6 +329,16 @@ class Applier:
             for i in range(start, total):
                 e = entries[i]
                 current = self.flash.read(e.offset, e.length)
+                if e.op == Op.VERIFY:
+                    if sha256(current) != e.sha256:
+                        raise VerifyError(
+                            f"block 0x{e.offset:x} differs from the plan at step "
+                            f"'{self.plan.step_at(i)}': stopped before going on"
+                        )
+                    self.stats.verified += 1
+                    if self.progress:
+                        self.progress(i + 1, total, self.plan.step_at(i))
+                    continue
                 self.stats.blocks += 1
                 if sha256(current) == e.sha256:
                     self.stats.skipped_identical += 1
@@ -443,11 +384,11 @@ def resume(
 ) -> tuple[JournalState, ApplyStats | None]:
     """Finish a committed transaction, drop an uncommitted one; idempotent."""
     state = pending_state(journal)
-    if state.kind == "uncommitted":
+    if state.kind == StateKind.UNCOMMITTED:
         journal.append(RecordType.ABORT, {"reason": "not committed before the interruption"})
         journal.sync()
         return state, None
-    if state.kind != "pending":
+    if state.kind != StateKind.PENDING:
         return state, None
     assert state.plan is not None
     if state.resumes >= max_attempts:
