@@ -267,6 +267,9 @@ def power_on(nor: Path, rule: str | None = "sets", *sets: str, boot_only: bool =
     hcmd = [str(HOST), "--write", str(host_nor)]
     if rule:
         hcmd[1:1] = ["--rule", rule]
+    for s in sets:
+        if s.startswith("blocks="):  # the firmware's geometry
+            hcmd[1:1] = ["--size", str(int(s.split("=")[1]) * BS)]
     h = subprocess.run(hcmd, capture_output=True, text=True, timeout=60)
 
     cmd = [str(RUN_QEMU), "--kernel", str(PAYLOAD), "--nor", str(nor), "--timeout", "60"]
@@ -490,6 +493,20 @@ def test_512_byte_sector_gpt(tmp_path, tz_build):
     after = path.read_bytes()
     assert retry_of(ab_byte(after, "dtb_a")) == 6
     assert after[:512] == img[:512]  # the protective MBR
+
+
+def test_nor_smaller_than_its_gpt(tmp_path, default_board, tz_build):
+    """A 16 MiB part with a 32 MiB table: the primary GPT is still good
+    (its backup is not on the part), images beyond the end are missing."""
+    path = tmp_path / "nor.img"
+    path.write_bytes(default_board)
+    r = power_on(path, "sets", "blocks=4096")
+    assert r.rc == EXIT_BRICKED, r.out
+    assert r.boot["reason"] == (
+        "set A: dtb: partition outside NOR; set B: UEFI: partition outside NOR"
+    )
+    assert "GPT: backup copy invalid" in r.out
+    assert path.read_bytes() == default_board
 
 
 # ---- per-image ----

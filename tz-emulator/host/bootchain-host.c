@@ -4,12 +4,14 @@
  * parsers under it, the same files) run on the host over a NOR image
  * file, as a second opinion for tests that never boot QEMU.
  *
- *   bootchain-host [--rule R] [--write] [--erase-size N] NOR.img
+ *   bootchain-host [--rule R] [--write] [--erase-size N] [--size N] NOR.img
  *
  * Prints the boot-image:/boot: lines the firmware prints and exits with
  * its codes: 0 would boot, 85 bricked, 86 hung (2 usage, 83 I/O error).
  * The image is read into memory and the chain's writes (retry counts,
  * recoveryinfo) change that copy; only --write puts them in the file.
+ * --size is the firmware's blocks x block_size: a longer file's tail is
+ * ignored, a shorter one reads as erased (0xFF) beyond its end.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -106,22 +108,27 @@ int store_erase(uint64_t off, uint64_t len, uint64_t budget)
 static void usage(void)
 {
 	fputs("usage: bootchain-host [--rule sets|ab-attributes|per-image|none] [--write]\n"
-	      "                      [--erase-size BYTES] NOR.img\n", stderr);
+	      "                      [--erase-size BYTES] [--size BYTES] NOR.img\n", stderr);
 	exit(EXIT_USAGE);
 }
 
-static void load(const char *path)
+static void load(const char *path, uint64_t size)
 {
 	struct stat st;
+	uint64_t have;
 
 	nor_fd = open(path, write_back ? O_RDWR : O_RDONLY);
 	if (nor_fd < 0 || fstat(nor_fd, &st)) {
 		fprintf(stderr, "bootchain-host: %s: %s\n", path, strerror(errno));
 		exit(EXIT_IO);
 	}
-	nor_size = (uint64_t)st.st_size;
+	have = (uint64_t)st.st_size;
+	nor_size = size ? size : have;
+	have = have < nor_size ? have : nor_size;
 	nor = malloc(nor_size ? nor_size : 1);
-	if (!nor || pread(nor_fd, nor, nor_size, 0) != (ssize_t)nor_size) {
+	if (nor)
+		memset(nor + have, 0xff, nor_size - have);
+	if (!nor || pread(nor_fd, nor, have, 0) != (ssize_t)have) {
 		fprintf(stderr, "bootchain-host: cannot read %s\n", path);
 		exit(EXIT_IO);
 	}
@@ -132,6 +139,7 @@ int main(int argc, char **argv)
 	struct bc_params p = { .rule = BC_RULE_SETS, .erase_size = 4096 };
 	struct bc_outcome o;
 	const char *path = NULL;
+	uint64_t size = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--rule") && i + 1 < argc) {
@@ -141,6 +149,8 @@ int main(int argc, char **argv)
 			write_back = true;
 		} else if (!strcmp(argv[i], "--erase-size") && i + 1 < argc) {
 			p.erase_size = (uint32_t)strtoul(argv[++i], NULL, 0);
+		} else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
+			size = strtoull(argv[++i], NULL, 0);
 		} else if (argv[i][0] == '-' || path) {
 			usage();
 		} else {
@@ -149,7 +159,7 @@ int main(int argc, char **argv)
 	}
 	if (!path)
 		usage();
-	load(path);
+	load(path, size);
 	p.nor_size = nor_size;
 	bootchain_run(&p, &o);
 	fflush(stdout);

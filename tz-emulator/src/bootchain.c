@@ -336,7 +336,7 @@ static void rule_sets(struct bc_outcome *o)
 	if (have_ri && store_read(rp.off, raw, RI_SIZE))
 		have_ri = false;
 	if (!have_ri)
-		bc_note("recoveryinfo: no such partition, nothing recorded");
+		bc_note("recoveryinfo: no usable partition, nothing recorded");
 	ri_decode(raw, &rec);
 	sb_init(&wa, why_a, sizeof(why_a));
 	sb_init(&wb, why_b, sizeof(why_b));

@@ -81,7 +81,7 @@ static bool hdr_check(const struct gpt *g, uint32_t ss, uint64_t lba, uint8_t *h
 	if (hi->esize < 128 || (hi->esize & (hi->esize - 1)) || !hi->num)
 		return false;
 	bytes = (uint64_t)hi->num * hi->esize;
-	if (bytes > GPT_ENTRIES_MAX || hi->alt_lba > last || hi->entries_lba < 1 ||
+	if (bytes > GPT_ENTRIES_MAX || hi->entries_lba < 1 ||
 	    hi->entries_lba > last || hi->entries_lba * ss + bytes > (last + 1) * ss)
 		return false;
 	return true;
@@ -154,9 +154,10 @@ static bool load_primary(struct gpt *g, uint32_t ss)
 	adopt(g, ss, g->hdr, &hi);
 	g->primary_ok = true;
 	g->primary_entries_lba = hi.entries_lba;
-	/* The backup is where the primary says; on_flash[] is scratch here
-	 * and is restored from entries[] below. */
-	g->backup_lba = hi.alt_lba > 1 ? hi.alt_lba : g->last_lba;
+	/* The backup is where the primary says (UEFI does not make a wrong
+	 * alternate LBA fatal: then the last LBA); on_flash[] is scratch
+	 * here and is restored from entries[] below. */
+	g->backup_lba = hi.alt_lba > 1 && hi.alt_lba <= g->last_lba ? hi.alt_lba : g->last_lba;
 	g->backup_ok = copy_check(g, ss, g->backup_lba, sector_buf, g->on_flash, &bi) &&
 		       bi.num == hi.num && bi.esize == hi.esize;
 	g->backup_entries_lba = g->backup_ok ? bi.entries_lba :
