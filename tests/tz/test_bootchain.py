@@ -670,11 +670,26 @@ def test_ab_bad_image_switches_to_successful_slot(nor, compact_board):
     assert ab_byte(now, "dtb_b") == ab(prio=2, retry=6, unb=True)
 
 
+def test_ab_switch_then_other_slot_bad_too(nor, compact_board):
+    img = slot_board(
+        compact_board, a=ab(prio=2, retry=7, ok=True), b=ab(prio=3, active=True, retry=7)
+    )
+    put(img, "dtb_b", imagegen.corrupt(part(img, "dtb_b"), "not-elf"))
+    put(img, "dtb_a", imagegen.corrupt(part(img, "dtb_a"), "truncate"))
+    path = nor(bytes(img))
+    r = power_on(path, "ab-attributes")
+    assert r.rc == EXIT_BRICKED, r.out
+    assert [b["result"] for b in r.boots] == ["reset", "bricked"]
+    assert r.boot["reason"] == "slot _a: dtb_a: digest 2 mismatch, slot _b unbootable"
+    now = path.read_bytes()
+    assert ab_byte(now, "dtb_a") & UNBOOTABLE and ab_byte(now, "dtb_b") & UNBOOTABLE
+
+
 def test_ab_unsuccessful_other_slot_is_not_tried(nor, compact_board):
     img = slot_board(compact_board, a=ab(prio=2, retry=7), b=ab(prio=3, active=True, retry=0))
     r = power_on(nor(bytes(img)), "ab-attributes")
     assert r.rc == EXIT_BRICKED, r.out
-    assert r.boot["reason"] == "slot _b: retries exhausted, slot _a not bootable and successful"
+    assert r.boot["reason"] == "slot _b: retries exhausted, slot _a never marked successful"
 
 
 def test_ab_primary_backup_images_fall_back(nor, compact_board):

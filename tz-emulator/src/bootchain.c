@@ -425,9 +425,10 @@ static void rule_per_image(struct bc_outcome *o)
 
 static const char *const slot_names[2] = { "_a", "_b" };
 
+/* GPT indexes of the slot entry's _a and _b (dtb_a/dtb_b on the Q6A
+ * profile), -1 where missing. */
 struct slots {
-	int entry[2];		/* GPT index of the slot entry for _a, _b */
-	const char *base;	/* "dtb" on the Q6A profile */
+	int entry[2];
 };
 
 static unsigned int ab_get(int idx)
@@ -469,7 +470,6 @@ static bool find_slots(struct slots *s)
 			copy_name(n, profile[i], slot_names[k]);
 			s->entry[k] = gpt_find(&gpt, n);
 		}
-		s->base = profile[i];
 		return true;
 	}
 	return false;
@@ -537,7 +537,8 @@ static bool slot_unbootable(const struct slots *s, int slot, const char *why,
 	if (oe < 0 || (ab_get(oe) & (AB_UNBOOTABLE | AB_OK)) != AB_OK) {
 		sb_puts(&rs, ", slot ");
 		sb_puts(&rs, slot_names[other]);
-		sb_puts(&rs, oe < 0 ? " missing" : " not bootable and successful");
+		sb_puts(&rs, oe < 0 ? " missing" :
+			(ab_get(oe) & AB_UNBOOTABLE) ? " unbootable" : " never marked successful");
 		finish(o, BC_BRICKED, (int)ab_retry(ab_get(s->entry[slot])));
 		return false;
 	}
