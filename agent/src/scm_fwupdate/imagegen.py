@@ -249,6 +249,15 @@ def compact_layout() -> list[tuple[str, int, uuid.UUID, int]]:
     return layout(COMPACT_PRIMARY_BACKUP, COMPACT_AB_PAIRS, COMPACT_SINGLES)
 
 
+def abl_layout(compact: bool = True) -> list[tuple[str, int, uuid.UUID, int]]:
+    """Every boot image an _a/_b pair, as on ABL boards: one slot switch moves them all."""
+    pb = COMPACT_PRIMARY_BACKUP if compact else PRIMARY_BACKUP
+    pairs = COMPACT_AB_PAIRS if compact else AB_PAIRS
+    ab = [(n, size) for n, size in pb if n in QCS6490_BOOT_IMAGES] + list(pairs)
+    data = [(n, size) for n, size in pb if n not in QCS6490_BOOT_IMAGES]
+    return layout(data, ab, COMPACT_SINGLES if compact else SINGLES)
+
+
 def firmware(
     name: str,
     size: int,
