@@ -496,9 +496,9 @@ def _ab_attributes(gpt: Gpt, profile: Profile, checker: _Checker) -> Decision:
         if failure is not None:
             notes.append(failure)
             if not _unbootable(slots, base, suffix):
-                return end("bricked", f"slot {_other(suffix)} not bootable and successful")
+                return end("bricked", f"slot {_other(suffix)} not bootable and successful", suffix)
             if resets == MAX_RESETS:
-                return end("bricked", f"more than {MAX_RESETS} resets")
+                return end("bricked", f"more than {MAX_RESETS} resets", suffix)
             resets += 1
             notes.append(f"reset into slot {_other(suffix)}")
             continue
