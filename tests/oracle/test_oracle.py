@@ -320,6 +320,11 @@ def test_read_gpt(kind: str, sector: int) -> None:
     assert tz.offset == tz.first_lba * sector and tz.size % sector == 0
     assert check_bytes(nor[tz.offset : tz.offset + tz.size]).valid
     assert {"XBL_SC", "XBL_SC_BACKUP", "dtb_a", "dtb_b", "recoveryinfo"} <= set(gpt.partitions)
+    assert decide(nor, "sets").set == "A"
+    slot_b_trial(nor)
+    assert bits_both(nor, "dtb_b") == (TRIAL, TRIAL)
+    assert power_on(nor, "ab-attributes").retry == 6
+    assert bits_both(nor, "dtb_b")[1].retry == 6
 
 
 def test_torn_primary_uses_backup() -> None:
@@ -454,6 +459,15 @@ def test_sets_record_over_successive_power_ons() -> None:
     assert (healed.set, healed.fallback) == ("A", False)
     assert record_of(nor) == RecoveryInfo(0, 0, 2, second.record.reason)
     assert power_on(nor, "sets").writes == ()  # nothing changes: nothing written
+
+
+def test_sets_garbage_record_reads_as_none() -> None:
+    nor = nor_of()
+    put(nor, "recoveryinfo", b"QSRI" + bytes(range(60)))
+    assert record_of(nor) is None
+    corrupt(nor, "QUP", "not-elf")
+    d = power_on(nor, "sets")
+    assert record_of(nor) == RecoveryInfo(1, 1, 1, "QUP: not ELF") == d.record
 
 
 def test_sets_both_sets_broken_is_bricked() -> None:
