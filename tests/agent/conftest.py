@@ -13,6 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[2] / "agent" / "src"))
+sys.path.insert(0, str(Path(__file__).parents[1]))  # the boot-chain oracle
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

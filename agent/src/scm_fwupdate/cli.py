@@ -35,6 +35,7 @@ from .inbox import run_inbox
 from .install import run_install
 from .lock import InstanceLock
 from .packing import create_bundle
+from .profile import BootRule
 from .progress import MODES, Progress
 from .resume import run_resume
 from .slots import booted_slot
@@ -111,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("slot", nargs="?")
     p = cmd("mark-bad", "mark the booted slot (or SLOT) bad")
     p.add_argument("slot", nargs="?")
+    p.add_argument(
+        "--force", action="store_true", help="even if no other slot is bootable (then none is)"
+    )
     p = cmd("activate", "make SLOT boot next")
     p.add_argument("slot")
     p = cmd("verify", "check GPT copies, journal and installed images")
@@ -253,6 +257,16 @@ def _default_slot(ctx: Context, slot: str | None) -> str:
 
 def cmd_mark(ctx: Context, args: argparse.Namespace) -> int:
     require_idle(ctx)
+    rule = ctx.config.board.rule
+    if rule != BootRule.AB_ATTRIBUTES:
+        if args.command != "mark-good":
+            raise BootError(
+                f"{args.command}: under boot rule '{rule}' the boot chain picks no slot; "
+                "an install's order of writes decides what boots"
+            )
+        # The unit that runs mark-good at every boot must not fail on such a board.
+        _out(f"boot rule '{rule}': nothing to confirm")
+        return 0
     if ctx.config.boot.backend == Backend.QUALCOMM_GPT and not _has_slots(ctx):
         if args.command != "mark-good":
             raise BootError("the GPT has no _a/_b partitions: nothing to select")
@@ -269,6 +283,12 @@ def cmd_mark(ctx: Context, args: argparse.Namespace) -> int:
         backend.mark_good(slot)
         _out(f"slot {slot} marked good")
     elif args.command == "mark-bad":
+        others = [s for s in backend.state() if s.name != slot and s.bootable]
+        if not others and not args.force:
+            raise BootError(
+                f"marking slot {slot} bad would leave no bootable slot (the other one is not "
+                "bootable either); use --force to do it anyway"
+            )
         backend.mark_bad(slot)
         _out(f"slot {slot} marked bad")
     else:
