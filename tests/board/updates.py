@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DEV_KEY = ROOT / "meta-qcom-scm/files/dev-keys/DEVELOPMENT-ONLY-ed25519.pem"
 COMPATIBLE = "qemuarm64-scm"
 CHANGED = ("XBL_SC", "TZ", "UEFI", "dtb")  # the images a release changes; the rest re-stamped
-ABL_CONFIG = "board:\n  profile: qcom-abl\n"
+# The board's own configuration, with the ABL profile (an image for an ABL board).
+ABL_CONFIG = (ROOT / "board/scm-fwupdate.yaml").read_text() + "board:\n  profile: qcom-abl\n"
 
 
 def make_nor(layout: str = "q6a", compact: bool = True) -> imagegen.Board:

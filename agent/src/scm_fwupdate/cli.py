@@ -44,6 +44,11 @@ from .verify import run_verify
 PROG = "scm-fwupdate"
 
 
+def printable(text: str) -> str:
+    """Control characters (from a file name, a bundle) escaped, not sent to the terminal."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
 EXIT_CODES_HELP = """exit codes:
   0 ok, 1 error/usage, 2 config, 3 bundle, 4 signature, 5 policy, 6 device,
   7 GPT, 8 journal (run 'resume'), 9 another instance running, 10 verify,
@@ -134,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--image", action="append", required=True, metavar="TARGET=FILE", help="repeatable"
     )
     b.add_argument("--output", type=Path, required=True)
+    b.add_argument(
+        "--erase",
+        action="append",
+        default=[],
+        metavar="TARGET",
+        help="TARGET's image is empty on purpose: the install erases it (repeatable)",
+    )
     b = bsub.add_parser("info", help="show a bundle's manifest")
     b.add_argument("bundle", type=Path)
     b.add_argument("--keyring", type=Path)
@@ -344,7 +356,7 @@ def cmd_bundle(args: argparse.Namespace) -> int:
             fields["description"] = args.description
         if args.created is not None:
             fields["created"] = args.created
-        m = create_bundle(args.output, fields, images, args.key)
+        m = create_bundle(args.output, fields, images, args.key, erase=args.erase)
         _out(f"{args.output}: {m.compatible} {m.version}, {len(m.images)} image(s)")
         return 0
     if args.bundle_command == "info":
@@ -436,7 +448,7 @@ def main(argv: Sequence[str] | None = None, context: Context | None = None) -> i
 
 
 def _error(message: str) -> None:
-    text = " ".join(message.split())  # one line, whatever the message holds
+    text = printable(" ".join(message.split()))  # one line, whatever the message holds
     print(f"{PROG}: error: {text}", file=sys.stderr, flush=True)
 
 
