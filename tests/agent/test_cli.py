@@ -684,3 +684,17 @@ def test_inbox_path_unit_watches_the_default_inbox() -> None:
 
     unit = _unit("scm-fwupdate-inbox.path")
     assert unit["Path"]["PathExistsGlob"] == f"{Config().inbox}/*.bundle"
+
+
+def test_the_documented_exit_codes_are_the_error_classes() -> None:
+    """docs/agent.md's table and the CLI's help come from errors.py, not from copies."""
+    import re
+
+    from scm_fwupdate.errors import exit_codes
+
+    doc = (Path(__file__).parents[2] / "docs" / "agent.md").read_text()
+    table = doc.split("### Exit codes", 1)[1]
+    rows = dict(re.findall(r"^\| (\d+) \| `(\w+)` \|", table, re.M))
+    assert {int(k): v for k, v in rows.items()} == {c: n for c, n, _s in exit_codes()}
+    for code, _name, summary in exit_codes():
+        assert f"{code} {summary}" in " ".join(cli.EXIT_CODES_HELP.split())

@@ -1,9 +1,8 @@
 """The ``scm-fwupdate`` command line.
 
-Exit codes are the ``exit_code`` of the error classes (errors.py): 0 ok,
-1 generic/usage, 2 config, 3 bundle, 4 signature, 5 policy, 6 device, 7 GPT,
-8 journal, 9 lock, 10 verify, 11 boot backend, 130 interrupted. Errors are
-one line on stderr: ``scm-fwupdate: error: <message>``.
+Exit codes are the ``exit_code`` of the error classes (errors.exit_codes(),
+shown by ``--help``). Errors are one line on stderr:
+``scm-fwupdate: error: <message>``.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ import json
 import os
 import signal
 import sys
+import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,12 +24,19 @@ from .bundle import bundle_info, verify_bundle
 from .config import Backend, Config, load_config
 from .context import (
     Context,
-    Interrupted,
     make_context,
     rebase_state_dir,
     require_idle,
 )
-from .errors import AgentError, BootError, BundleError, ConfigError, VerifyError
+from .errors import (
+    AgentError,
+    BootError,
+    BundleError,
+    ConfigError,
+    Interrupted,
+    VerifyError,
+    exit_codes,
+)
 from .gpt import read_gpt, slot_pairs
 from .inbox import run_inbox
 from .install import run_install
@@ -49,10 +56,12 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
-EXIT_CODES_HELP = """exit codes:
-  0 ok, 1 error/usage, 2 config, 3 bundle, 4 signature, 5 policy, 6 device,
-  7 GPT, 8 journal (run 'resume'), 9 another instance running, 10 verify,
-  11 boot backend, 130 interrupted (run 'resume')"""
+EXIT_CODES_HELP = "exit codes:\n" + textwrap.fill(
+    ", ".join(["0 ok"] + [f"{code} {summary}" for code, _name, summary in exit_codes()]),
+    width=78,
+    initial_indent="  ",
+    subsequent_indent="  ",
+)
 
 
 class UsageError(AgentError):

@@ -16,7 +16,7 @@ from pathlib import Path
 from . import history
 from .boot import BootBackend, make_backend
 from .config import Backend, Config
-from .errors import AgentError, JournalError
+from .errors import Interrupted, JournalError
 from .flash import Flash, open_flash
 from .journal import Journal
 from .progress import Progress
@@ -24,12 +24,6 @@ from .qcom_boot import QcomGptBackend
 from .record import STAGED_NAME, InstallRecord
 from .slots import CMDLINE
 from .transaction import JournalState, StateKind, pending_state
-
-
-class Interrupted(AgentError):
-    """Ctrl-C or SIGTERM."""
-
-    exit_code = 130
 
 
 class StopFlag:

@@ -390,27 +390,44 @@ def slot_pairs(gpt: Gpt) -> dict[str, tuple[Partition, Partition]]:
     }
 
 
-def boot_slot(gpt: Gpt) -> str | None:
-    """The slot Qualcomm's boot chain picks: the bootable slot with the highest priority.
-
-    A slot is bootable when not marked unbootable and either successful or with
-    retries left; the ``active`` bit breaks ties. The slot state is read from
-    every ``_a``/``_b`` entry; entries that disagree make the slot unbootable.
-    """
+def slot_entry(gpt: Gpt) -> tuple[Partition, Partition] | None:
+    """The pair whose attribute bits decide the slot: ``boot_a``/``boot_b`` (ABL), else the
+    first A/B pair of the table (the boot chain's slot entry, docs/boot-chain.md)."""
     pairs = slot_pairs(gpt)
-    if not pairs:
+    if "boot" in pairs:
+        return pairs["boot"]
+    first = min(pairs.values(), key=lambda pair: pair[0].first_lba, default=None)
+    return first
+
+
+def boot_slot(gpt: Gpt) -> str | None:
+    """The slot Qualcomm's boot chain picks, read from the slot entry as ABL does.
+
+    GetActiveSlot: the slot whose entry is active with the highest priority
+    (``_a`` on a tie); it boots when not marked unbootable and either
+    successful or with retries left, else the chain switches to the other
+    slot only if that one booted successfully. The other entries follow the
+    slot entry (MarkPtnActive), their bits do not decide.
+    """
+    pair = slot_entry(gpt)
+    if pair is None:
         return None
-    candidates = []
-    for i, slot in enumerate("ab"):
-        entries = [pair[i] for pair in pairs.values()]
-        states = {(p.priority, p.active, p.retry, p.successful, p.unbootable) for p in entries}
-        if len(states) != 1:
-            continue
-        priority, active, retry, successful, unbootable = states.pop()
-        if unbootable or priority == 0 or not (successful or retry > 0):
-            continue
-        candidates.append((priority, active, slot))
-    return max(candidates)[2] if candidates else None
+    best, chosen = 0, None
+    for slot, p in zip("ab", pair, strict=True):
+        if p.active and p.priority > best:
+            best, chosen = p.priority, (slot, p)
+    if chosen is None:
+        a = pair[0]
+        first_boot = not (a.active or a.successful or a.unbootable or a.priority)
+        return "a" if first_boot else None  # ABL's first boot: slot _a
+    slot, p = chosen
+    if not p.unbootable and (p.successful or p.retry > 0):
+        return slot
+    # HandleActiveSlotUnbootable: only to an other slot that booted successfully.
+    other = pair[1] if slot == "a" else pair[0]
+    if not other.unbootable and other.successful:
+        return "b" if slot == "a" else "a"
+    return None
 
 
 def slot_attributes(gpt: Gpt, slot: str, **state: int | bool) -> dict[str, int]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from . import fallback, history
 from .bundle import BundleReader
-from .context import Context, Interrupted, has_journal, unfinished
-from .errors import AgentError
+from .context import Context, has_journal, unfinished
+from .errors import AgentError, Interrupted
 from .install import run_install
 from .resume import run_resume
 

@@ -35,8 +35,8 @@ from . import events, history
 from .bootset import check_boot_images
 from .bundle import BundleReader
 from .config import Backend
-from .context import Context, Interrupted, require_idle
-from .errors import AgentError, BundleError, PolicyError
+from .context import Context, require_idle
+from .errors import AgentError, BundleError, Interrupted, PolicyError
 from .flash import Flash
 from .gpt import AB_MAX_RETRY, Gpt, boot_slot, read_gpt, slot_attributes
 from .journal import Journal

@@ -30,6 +30,7 @@ from .gpt import (
     activate_slot,
     boot_slot,
     slot_attributes,
+    slot_entry,
     slot_pairs,
 )
 from .journal import Journal
@@ -345,9 +346,19 @@ def slot_marked_good(gpt: Gpt, slot: str) -> Gpt:
 
 
 def slot_marked_bad(gpt: Gpt, slot: str) -> Gpt:
-    return gpt.with_attributes(
-        slot_attributes(gpt, slot, successful=False, unbootable=True, active=False, retry=0)
-    )
+    """SLOT never boots again; the other slot, if it can boot, becomes the active one.
+
+    ABL picks the active slot with the highest priority: a slot merely marked
+    unbootable and inactive would leave no active slot at all (fastboot).
+    """
+    other = other_slot(slot)
+    changes = slot_attributes(gpt, slot, successful=False, unbootable=True, active=False, retry=0)
+    entry = slot_entry(gpt)
+    if entry is not None:
+        p = entry["ab".index(other)]
+        if not p.unbootable and (p.successful or p.retry > 0):
+            changes |= slot_attributes(gpt, other, priority=3, active=True)
+    return gpt.with_attributes(changes)
 
 
 def slot_activated(gpt: Gpt, slot: str) -> Gpt:
