@@ -1,7 +1,9 @@
 """Static checks of what yocto-check-layer and the layer's design require."""
 
 import re
+import textwrap
 import tomllib
+import types
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -50,15 +52,88 @@ def test_layer_conf():
     assert var(LAYER_CONF, "LAYERSERIES_COMPAT_qcom-scm") == "wrynose"
     assert var(LAYER_CONF, "LAYERDEPENDS_qcom-scm").split() == ["core"]
     assert re.search(r"^addpylib \$\{LAYERDIR\}/lib oeqa$", LAYER_CONF, re.M)
+    assert re.search(r'^INHERIT \+= "qcom_scm_sanity"$', LAYER_CONF, re.M)
     # meta-qcom's collection name is "qcom".
     assert "qcom:${LAYERDIR}/dynamic-layers/qcom/" in LAYER_CONF
 
 
 def test_layer_conf_changes_nothing_global():
     """Adding the layer must not change other recipes' signatures."""
-    forbidden = r"^(DISTRO_FEATURES|MACHINE_FEATURES|IMAGE_INSTALL|INHERIT|PREFERRED_\w+|BBMASK)\b"
+    forbidden = r"^(DISTRO_FEATURES|MACHINE_FEATURES|IMAGE_INSTALL|PREFERRED_\w+|BBMASK)\b"
     offenders = re.findall(forbidden, LAYER_CONF, re.M)
     assert not offenders, offenders
+    # The one global class only handles an event (a warning): no task, no signature.
+    assert re.findall(r"^INHERIT\b.*", LAYER_CONF, re.M) == ['INHERIT += "qcom_scm_sanity"']
+
+
+def test_classes_are_in_their_new_directories():
+    assert not (LAYER / "classes").exists(), "legacy classes/ directory"
+    assert sorted(p.name for p in (LAYER / "classes-recipe").glob("*.bbclass")) == [
+        "qcom_scm_bundle.bbclass",
+    ]
+    assert sorted(p.name for p in (LAYER / "classes-global").glob("*.bbclass")) == [
+        "qcom_scm_sanity.bbclass"
+    ]
+
+
+def layer_variables():
+    names = set()
+    for path in LAYER.rglob("*"):
+        if path.suffix in {".bb", ".bbappend", ".bbclass", ".inc", ".conf"}:
+            names |= set(
+                re.findall(
+                    r"^([A-Z][A-Z0-9_]*)(?:\[\w-]+\])?(?::\S+)?\s*(?:\?\?=|\?=|:=|\+=|=)",
+                    path.read_text(),
+                    re.M,
+                )
+            )
+    return names
+
+
+def test_one_variable_prefix():
+    """The layer's own variables all start with QCOM_SCM_; the old SCM_ names
+    are declared renamed (bitbake stops with "has been renamed to")."""
+    ours = {n for n in layer_variables() if "SCM" in n}
+    assert ours and all(n.startswith("QCOM_SCM_") for n in ours), sorted(ours)
+    renamed = dict(re.findall(r'^BB_RENAMED_VARIABLES\[(\w+)\] = "(\w+)"$', LAYER_CONF, re.M))
+    for old, new in renamed.items():
+        if old.startswith("SCM_"):
+            assert new == "QCOM_" + old and new in ours, (old, new)
+
+
+def sanity_handler():
+    text = (LAYER / "classes-global" / "qcom_scm_sanity.bbclass").read_text()
+    assert re.search(
+        r'^qcom_scm_feature_check\[eventmask\] = "bb\.event\.SanityCheck"$', text, re.M
+    )
+    m = re.search(r"^python qcom_scm_feature_check\(\) \{\n(.*?)^\}", text, re.M | re.S)
+    source = "def handler(e):\n" + textwrap.indent(textwrap.dedent(m.group(1)), "    ")
+    warnings = []
+    namespace = {"bb": types.SimpleNamespace(warn=warnings.append)}
+    exec(compile(source, "qcom_scm_sanity.bbclass", "exec"), namespace)
+
+    def run(**values):
+        data = types.SimpleNamespace(getVar=values.get)
+        namespace["handler"](types.SimpleNamespace(data=data))
+        return list(warnings), warnings.clear()
+
+    return run
+
+
+@pytest.mark.parametrize(
+    ("values", "warns"),
+    [
+        ({"DISTRO_FEATURES": "systemd"}, True),
+        ({"DISTRO_FEATURES": "systemd qcom-scm"}, False),
+        ({"DISTRO_FEATURES": "qcom-scm-foo"}, True),
+        ({"DISTRO_FEATURES": "", "QCOM_SCM_SKIP_FEATURE_CHECK": "1"}, False),
+    ],
+)
+def test_sanity_warns_without_the_feature(values, warns):
+    got, _ = sanity_handler()(**values)
+    assert bool(got) == warns, got
+    if warns:
+        assert "qcom-scm" in got[0] and "QCOM_SCM_SKIP_FEATURE_CHECK" in got[0]
 
 
 # -- patches ------------------------------------------------------------------------

@@ -124,7 +124,9 @@ def test_install_skips_without_bundle(cases):
                 return 0, "0x400"
             return super().run(cmd, timeout)
 
-    result = run_one(cases, "test_ab_install", WritableBoard(), td={"SCM_BUNDLE_PATH": "/nope"})
+    result = run_one(
+        cases, "test_ab_install", WritableBoard(), td={"QCOM_SCM_BUNDLE_PATH": "/nope"}
+    )
     assert len(result.skipped) == 1, (result.failures, result.errors)
 
 

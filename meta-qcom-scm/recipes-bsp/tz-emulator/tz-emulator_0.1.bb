@@ -26,7 +26,7 @@ PACKAGE_ARCH = "${MACHINE_ARCH}"
 
 inherit deploy nopackages
 
-TZ_EMULATOR_BINARY ?= "tz-emulator.bin"
+QCOM_SCM_TZ_EMULATOR_BINARY ?= "tz-emulator.bin"
 
 # Bare metal: the target cross compiler is used without the C library, so
 # OE's hardening and sysroot flags stay out.
@@ -34,11 +34,11 @@ TZ_EMULATOR_BINARY ?= "tz-emulator.bin"
 # -mstrict-align ...) with ":=" and builds into $(BUILD).
 do_compile() {
     unset CFLAGS CPPFLAGS CXXFLAGS LDFLAGS
-    oe_runmake -C ${S} CROSS_COMPILE=${TARGET_PREFIX} BUILD=${B} ${B}/${TZ_EMULATOR_BINARY}
+    oe_runmake -C ${S} CROSS_COMPILE=${TARGET_PREFIX} BUILD=${B} ${B}/${QCOM_SCM_TZ_EMULATOR_BINARY}
 }
 
 do_deploy() {
-    install -m 0644 ${B}/${TZ_EMULATOR_BINARY} ${DEPLOYDIR}/${TZ_EMULATOR_BINARY}
+    install -m 0644 ${B}/${QCOM_SCM_TZ_EMULATOR_BINARY} ${DEPLOYDIR}/${QCOM_SCM_TZ_EMULATOR_BINARY}
 }
 
 addtask deploy after do_compile before do_build

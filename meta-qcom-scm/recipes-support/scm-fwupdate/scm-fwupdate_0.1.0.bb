@@ -64,5 +64,5 @@ SYSTEMD_SERVICE:${PN} = "\
 SYSTEMD_AUTO_ENABLE:${PN} = "enable"
 
 # scm-fwupdate-native provides the NOR image generator and "bundle create"
-# for recipes-bsp/scm-nor-image and classes/scm-fwupdate-bundle.bbclass.
+# for recipes-bsp/scm-nor-image and classes-recipe/qcom_scm_bundle.bbclass.
 BBCLASSEXTEND = "native"
