@@ -2,7 +2,6 @@
 
 import re
 import textwrap
-import tomllib
 import types
 
 import pytest
@@ -70,6 +69,7 @@ def test_classes_are_in_their_new_directories():
     assert not (LAYER / "classes").exists(), "legacy classes/ directory"
     assert sorted(p.name for p in (LAYER / "classes-recipe").glob("*.bbclass")) == [
         "qcom_scm_bundle.bbclass",
+        "qcom_scm_source.bbclass",
     ]
     assert sorted(p.name for p in (LAYER / "classes-global").glob("*.bbclass")) == [
         "qcom_scm_sanity.bbclass"
@@ -214,15 +214,6 @@ def test_machine_runqemu_settings():
 # -- agent recipe vs. the agent -----------------------------------------------------
 
 
-def test_agent_recipe_version_matches_pyproject():
-    pyproject = REPO / "agent" / "pyproject.toml"
-    if not pyproject.is_file():
-        pytest.skip("agent/pyproject.toml not there yet")
-    version = tomllib.loads(pyproject.read_text())["project"]["version"]
-    recipes = sorted(LAYER.glob("recipes-support/scm-fwupdate/scm-fwupdate_*.bb"))
-    assert [r.name for r in recipes] == [f"scm-fwupdate_{version}.bb"]
-
-
 def test_agent_units_and_config_exist():
     recipe = next(LAYER.glob("recipes-support/scm-fwupdate/scm-fwupdate_*.bb")).read_text()
     units = set(re.findall(r"scm-fwupdate-[\w-]+\.(?:service|path)", recipe))
@@ -257,17 +248,3 @@ def test_development_key_is_marked_and_consistent():
         if "DEVELOPMENT-ONLY-ed25519.pub.pem" in p.read_text()
     ]
     assert [str(p) for p in trusting] == ["conf/machine/qemuarm64-scm.conf"]
-
-
-# -- sources taken from the repository ------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "path",
-    ["agent", "tests/agent", "tz-emulator", "tz-emulator/dts/qcom-scm.dtso"],
-)
-def test_repository_sources_exist(path):
-    top = (REPO / path).parts[len(REPO.parts)]
-    if not (REPO / top).exists():
-        pytest.skip(f"{top}/ not there yet")
-    assert (REPO / path).exists(), f"{path} is fetched by a recipe but missing"
