@@ -173,8 +173,9 @@ def test_lock_file_is_what_kas_lock_writes(lock):
 def test_base_enables_the_feature():
     header = load(KAS_DIR / "base.yml")["local_conf_header"]
     text = "\n".join(header.values())
-    assert re.search(r'DISTRO_FEATURES:append = "[^"]*\bqcom-scm\b', text)
-    assert "systemd" in text
+    assert re.search(r'^OE_FRAGMENTS \+= "qcom-scm/feature"$', text, re.M)
+    fragment = (REPO / "meta-qcom-scm" / "conf" / "fragments" / "feature.conf").read_text()
+    assert re.search(r'^DISTRO_FEATURES:append = " qcom-scm systemd"$', fragment, re.M)
 
 
 def test_emulated_board_builds_this_checkout():
