@@ -2,8 +2,8 @@
 bitbake-setup package without fetching anything: its own loading and
 non-interactive selection of each configuration, BitBake's fetcher resolving
 every source (a revision that is not a fixed commit would need the network
-and fails), its "list" command on them as a registry, and the same pins as
-the kas lock files."""
+and fails), its "list" command on a registry made of them, and the same pins
+as the kas lock files."""
 
 import json
 import re
@@ -116,7 +116,7 @@ def test_same_revisions_as_kas(path):
 
 
 def test_list_command(tmp_path):
-    """ "bitbake-setup list" with kas/ as its registry: a path, so no fetch."""
+    """bitbake-setup's list command on a local registry of the two files: no fetch."""
     registry = tmp_path / "registry"
     (registry / "configurations").mkdir(parents=True)
     for path in CONFIGS:
