@@ -18,8 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "agent" / "src"))
 
 from scm_fwupdate import gpt as G
 from scm_fwupdate import imagegen
-from scm_fwupdate.flash import CostModel, FaultPlan, Geometry, PowerCut, SimNor
+from scm_fwupdate.flash import Geometry
 from scm_fwupdate.journal import Journal
+from scm_fwupdate.sim import CostModel, FaultPlan, PowerCut, SimJournal, SimNor
 from scm_fwupdate.strategies import ImageSpec, plan_install
 from scm_fwupdate.transaction import apply, resume
 
@@ -73,7 +74,7 @@ def install(
 ) -> dict:
     geo = Geometry(nor_path.stat().st_size, 4096, 256)
     nor = SimNor(geo, nor_path, fault=fault)
-    journal = Journal(workdir / "journal", fault=fault)
+    journal = SimJournal(workdir / "journal", fault=fault)
     table = G.read_gpt(nor.read, geo.size)
     specs = [
         ImageSpec(t, f, f.stat().st_size, sha256=hashlib.sha256(f.read_bytes()).hexdigest())

@@ -105,9 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python_startup_peak_rss: {baseline / 1024:.1f} MiB")
         print(f"install_rss_over_startup: {(peak - baseline) / 1024:.1f} MiB")
         data = nor.read_bytes()
-        from scm_fwupdate.gpt import read_gpt
+        from scm_fwupdate.gpt import read_gpt_image
 
-        p = read_gpt(lambda o, n: data[o : o + n], len(data)).find("bulk_b")
+        p = read_gpt_image(data).find("bulk_b")
         ok = data[p.offset : p.offset + size] == image.read_bytes()
         print(f"install_{args.size_mib}mib_result_ok: {int(ok)} bool")
         return 0 if ok else 1

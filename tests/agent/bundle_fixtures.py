@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from scm_fwupdate import keys
-from scm_fwupdate.bundle import render_manifest
+from scm_fwupdate.manifest import render_manifest
 
 COMPATIBLE = "radxa,dragon-q6a"
 

@@ -11,7 +11,7 @@ from bundle_fixtures import COMPATIBLE, make_keys
 
 from scm_fwupdate import cli, imagegen
 from scm_fwupdate.bundle import create_bundle
-from scm_fwupdate.gpt import Gpt, read_gpt
+from scm_fwupdate.gpt import Gpt, read_gpt_image
 
 
 @cache
@@ -35,6 +35,9 @@ class Env:
     lock: Path
     state: Path
     extra_config: str = ""
+    # Most CLI tests exercise the A/B attribute flow; tests of the default
+    # (boot sets, the Q6A) use make_env(..., profile="radxa-dragon-q6a").
+    profile: str = "qcom-abl"
     calls: list[tuple[int, str, str]] = field(default_factory=list)
 
     def image(self) -> bytes:
@@ -42,7 +45,7 @@ class Env:
 
     def gpt(self) -> Gpt:
         data = self.image()
-        return read_gpt(lambda o, n: data[o : o + n], len(data))
+        return read_gpt_image(data)
 
     def part(self, name: str, length: int | None = None) -> bytes:
         p = self.gpt().find(name)
@@ -78,17 +81,20 @@ class Env:
             f"device: {self.nor}\n"
             f"keyring: {self.keys.public}\n"  # type: ignore[attr-defined]
             f"state_dir: {self.state}\n"
-            f"lock: {self.lock}\n" + extra
+            f"lock: {self.lock}\n"
+            + ("" if "board:" in extra else f"board:\n  profile: {self.profile}\n")
+            + extra
         )
 
 
-def make_env(root: Path, extra_config: str = "") -> Env:
+def make_env(root: Path, extra_config: str = "", profile: str = "qcom-abl") -> Env:
     root.mkdir(parents=True, exist_ok=True)
     nor = root / "nor.img"
     nor.write_bytes(board().image)
     env = Env(
         root, nor, root / "config.yaml", make_keys(root / "keys"), root / "lock", root / "state"
     )
+    env.profile = profile
     env.write_config(extra_config)
     # No slot on the command line: the GPT's choice counts as booted (hermetic tests).
     cmdline = root / "cmdline"

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scm_fwupdate import gpt as G
-from scm_fwupdate.flash import FaultPlan, Geometry, PowerCut, SimNor
+from scm_fwupdate.flash import Geometry
 from scm_fwupdate.journal import Journal
+from scm_fwupdate.sim import FaultPlan, PowerCut, SimJournal, SimNor
 from scm_fwupdate.strategies import ImageSpec, plan_gpt_change, plan_install, slot_activated
 from scm_fwupdate.transaction import apply, pending_state, resume
 
@@ -42,7 +43,7 @@ class Scenario:
 
 
 def gpt_of(image: bytes) -> G.Gpt:
-    return G.read_gpt(lambda o, n: image[o : o + n], len(image))
+    return G.read_gpt_image(image)
 
 
 def gpt_regions(table: G.Gpt, erasesize: int) -> list[tuple[int, int]]:
@@ -187,7 +188,7 @@ def run_cut(
     journal_path = workdir / "journal"
     journal_path.unlink(missing_ok=True)
     nor.fault = FaultPlan(cut_at, torn, seed=(cut_at or 0) * 2 + torn)
-    journal = Journal(journal_path, fault=nor.fault)
+    journal = SimJournal(journal_path, fault=nor.fault)
     assert s.operation is not None
     try:
         s.operation(nor, journal, workdir)
@@ -202,7 +203,7 @@ def run_cut(
     # Power back on: the boot-time resume, with its own cut if asked.
     for attempt in range(2):
         nor.fault = FaultPlan(resume_cut if attempt == 0 else None, torn, seed=7)
-        journal = Journal(journal_path, fault=nor.fault)
+        journal = SimJournal(journal_path, fault=nor.fault)
         committed = pending_state(journal).kind in ("pending", "done")
         try:
             resume(nor, journal, progress_every=16)
@@ -229,7 +230,7 @@ def count_ops(scenario: Scenario, workdir: Path) -> int:
     nor, check = device(scenario)
     nor.fault = FaultPlan()
     (workdir / "journal").unlink(missing_ok=True)
-    with Journal(workdir / "journal", fault=nor.fault) as journal:
+    with SimJournal(workdir / "journal", fault=nor.fault) as journal:
         assert scenario.operation is not None
         scenario.operation(nor, journal, workdir)
     assert check.equals(nor, scenario.expected), "an uninterrupted update missed the target"

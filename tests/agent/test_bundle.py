@@ -24,18 +24,15 @@ from bundle_fixtures import (
 )
 
 from scm_fwupdate import keys
-from scm_fwupdate.bundle import (
+from scm_fwupdate.bundle import BundleReader, bundle_info, create_bundle, verify_bundle
+from scm_fwupdate.errors import AgentError, BundleError, ConfigError, SignatureError
+from scm_fwupdate.manifest import (
     MAX_MANIFEST_SIZE,
-    BundleReader,
     ImageEntry,
-    bundle_info,
     compare_versions,
-    create_bundle,
     parse_manifest,
     render_manifest,
-    verify_bundle,
 )
-from scm_fwupdate.errors import AgentError, BundleError, ConfigError, SignatureError
 
 BIG = 200_017  # spans several 64 KiB chunks and ends off a 512-byte boundary
 

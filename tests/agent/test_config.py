@@ -10,6 +10,7 @@ import yaml
 
 from scm_fwupdate.config import (
     DEFAULT_CONFIG_PATH,
+    TOP_KEYS,
     Config,
     default_config_yaml,
     load_config,
@@ -74,20 +75,7 @@ def test_default_file_renders_the_defaults(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, text))
     assert dataclasses.replace(cfg, source=None) == Config()
     document = yaml.safe_load(text)
-    assert set(document) == {
-        "device",
-        "compatible",
-        "keyring",
-        "state_dir",
-        "journal",
-        "history",
-        "lock",
-        "max_resume_attempts",
-        "boot",
-        "slots",
-        "mark_good",
-        "inbox",
-    }
+    assert set(document) == set(TOP_KEYS)
     assert text.count("\n#") >= 10  # it is documented
 
 
@@ -101,6 +89,7 @@ keyring: /etc/keys
 state_dir: /data/fw
 history: /var/log/fw-history.jsonl
 max_resume_attempts: 5
+board: {boot_rule: ab-attributes}
 boot:
   backend: uboot-env
   uboot: {printenv: /usr/bin/fw_printenv, config: /etc/fw_env.config, boot_left: 7}
@@ -137,10 +126,18 @@ mark_good:
 
 
 def test_script_backend(tmp_path: Path) -> None:
-    cfg = load_config(write(tmp_path, "boot: {backend: script, script: /usr/lib/fw/boot.sh}\n"))
+    ab = "board: {boot_rule: ab-attributes}\n"
+    cfg = load_config(
+        write(tmp_path, ab + "boot: {backend: script, script: /usr/lib/fw/boot.sh}\n")
+    )
     assert cfg.boot.backend == "script"
     assert cfg.boot.script == Path("/usr/lib/fw/boot.sh")
-    config_error(write(tmp_path, "boot: {backend: script}\n"), "key 'boot.script'", "required")
+    config_error(write(tmp_path, ab + "boot: {backend: script}\n"), "key 'boot.script'", "required")
+    config_error(
+        write(tmp_path, "boot: {backend: script, script: /x}\n"),
+        "key 'boot.backend'",
+        "ab-attributes",
+    )
 
 
 @pytest.mark.parametrize(

@@ -8,17 +8,8 @@ from pathlib import Path
 import pytest
 
 from scm_fwupdate.errors import DeviceError
-from scm_fwupdate.flash import (
-    CostModel,
-    FaultPlan,
-    Geometry,
-    MtdFlash,
-    NorViolation,
-    PowerCut,
-    SimNor,
-    find_mtd,
-    open_flash,
-)
+from scm_fwupdate.flash import Geometry, MtdFlash, find_mtd, open_flash
+from scm_fwupdate.sim import CostModel, FaultPlan, NorViolation, PowerCut, SimNor
 
 GEO = Geometry(64 * 1024, 4096, 256)
 

@@ -16,15 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scm_fwupdate import keys
-from scm_fwupdate.bundle import (
-    BundleReader,
-    compare_versions,
-    parse_manifest,
-    render_manifest,
-    verify_bundle,
-)
-from scm_fwupdate.config import load_config
+from scm_fwupdate.bundle import BundleReader, verify_bundle
+from scm_fwupdate.config import ALL_KEYS, load_config
 from scm_fwupdate.errors import AgentError, BundleError, ConfigError
+from scm_fwupdate.manifest import compare_versions, parse_manifest, render_manifest
 
 FUZZ = settings(
     max_examples=250,
@@ -227,31 +222,7 @@ def test_reader_on_arbitrary_bytes(blob: bytes) -> None:
 
 # --------------------------------------------------------------------------- config
 
-config_keys = st.sampled_from(
-    [
-        "device",
-        "compatible",
-        "keyring",
-        "state_dir",
-        "journal",
-        "history",
-        "lock",
-        "max_resume_attempts",
-        "boot",
-        "slots",
-        "mark_good",
-        "inbox",
-        "backend",
-        "script",
-        "uboot",
-        "printenv",
-        "setenv",
-        "config",
-        "boot_left",
-        "overrides",
-        "target",
-    ]
-) | st.text(max_size=8)
+config_keys = st.sampled_from(ALL_KEYS) | st.text(max_size=8)
 config_values = st.recursive(
     yaml_scalars | st.sampled_from(["/abs/path", "uboot-env", "script", "ab", "ignore"]),
     lambda children: (

@@ -21,7 +21,7 @@ def board(ss: int) -> imagegen.Board:
 
 
 def parse(image: bytes | bytearray, **kw: object) -> G.Gpt:
-    return G.read_gpt(lambda o, n: bytes(image[o : o + n]), len(image), **kw)  # type: ignore[arg-type]
+    return G.read_gpt_image(image, **kw)
 
 
 def _corrupt(image: bytearray, offset: int) -> None:

@@ -21,16 +21,16 @@ from powercut import CUT_POINTS, Scenario, device, gpt_regions, padded
 from scm_fwupdate import gpt as G
 from scm_fwupdate import history, imagegen
 from scm_fwupdate.bundle import create_bundle
-from scm_fwupdate.config import Config
-from scm_fwupdate.flash import FaultPlan, PowerCut, SimNor
+from scm_fwupdate.config import BoardConfig, Config
 from scm_fwupdate.install import Context, run_install, run_resume
 from scm_fwupdate.journal import Journal
+from scm_fwupdate.sim import FaultPlan, PowerCut, SimJournal, SimNor
 from scm_fwupdate.transaction import pending_state
 
 AB_TARGET, PB_TARGET = "uefisecapp", "XBL_CONFIG"
 
 
-class HeldJournal(Journal):
+class HeldJournal(SimJournal):
     """The install opens and closes the journal several times; the harness keeps one
     object (shared fault plan, power_loss after a cut) and closes it itself."""
 
@@ -93,6 +93,7 @@ class Rig:
             journal=root / "state" / "journal",
             history=root / "state" / "history.jsonl",
             lock=root / "lock",
+            board=BoardConfig(profile="qcom-abl"),  # this matrix is the A/B attribute flow
         )
 
     def context(self, nor: SimNor, journal: Journal) -> Context:

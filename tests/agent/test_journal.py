@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from scm_fwupdate.flash import FaultPlan, PowerCut
 from scm_fwupdate.journal import HEADER, Journal, RecordType
+from scm_fwupdate.sim import FaultPlan, PowerCut, SimJournal
 
 
 def _fill(path: Path) -> None:
@@ -90,7 +90,7 @@ def test_cut_at_sync_loses_or_tears_only_the_unsynced_tail(tmp_path: Path, torn:
     for seed in range(20):
         path.unlink(missing_ok=True)
         fault = FaultPlan(cut_at=1, torn=torn, seed=seed)
-        j = Journal(path, fault=fault)
+        j = SimJournal(path, fault=fault)
         j.append(RecordType.BEGIN, {"txid": "t"})
         j.sync()  # op 0: durable
         j.append(RecordType.COMMIT, {"txid": "t"})

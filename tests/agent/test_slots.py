@@ -11,9 +11,10 @@ from powercut import CUT_POINTS
 from scm_fwupdate import gpt as G
 from scm_fwupdate import imagegen
 from scm_fwupdate.errors import BootError, JournalError, PolicyError
-from scm_fwupdate.flash import Geometry, SimNor
+from scm_fwupdate.flash import Geometry
 from scm_fwupdate.journal import Journal
 from scm_fwupdate.qcom_boot import QcomGptBackend
+from scm_fwupdate.sim import SimJournal, SimNor
 from scm_fwupdate.slots import booted_slot, groups, slot_of_cmdline, status, validate_targets
 from scm_fwupdate.strategies import Kind
 from scm_fwupdate.transaction import PlanBuilder
@@ -153,8 +154,8 @@ def test_backend_change_cut_at_every_operation_is_finished_by_resume(
     from dataclasses import replace
 
     from scm_fwupdate.config import Config
-    from scm_fwupdate.flash import FaultPlan, PowerCut
     from scm_fwupdate.install import Context, run_resume
+    from scm_fwupdate.sim import FaultPlan, PowerCut
     from scm_fwupdate.transaction import pending_state
 
     jpath = tmp_path / "journal"
@@ -170,7 +171,7 @@ def test_backend_change_cut_at_every_operation_is_finished_by_resume(
         nor.restore(board().image)
         jpath.unlink(missing_ok=True)
         nor.fault = FaultPlan(cut_at, torn, seed=cut_at)
-        journal = Journal(jpath, fault=nor.fault)
+        journal = SimJournal(jpath, fault=nor.fault)
         journal.close = lambda: None  # type: ignore[method-assign]  # closed after power_loss
         try:
             QcomGptBackend(lambda _w: nor, lambda j=journal: j).activate("b")

@@ -11,8 +11,9 @@ import pytest
 from scm_fwupdate import gpt as G
 from scm_fwupdate import imagegen
 from scm_fwupdate.errors import DeviceError, GptError, JournalError, PolicyError, VerifyError
-from scm_fwupdate.flash import FaultPlan, Geometry, PowerCut, SimNor, open_flash
+from scm_fwupdate.flash import Geometry, open_flash
 from scm_fwupdate.journal import Journal, RecordType
+from scm_fwupdate.sim import FaultPlan, PowerCut, SimJournal, SimNor
 from scm_fwupdate.strategies import ImageSpec, classify, plan_install
 from scm_fwupdate.transaction import apply, pending_state, resume
 
@@ -137,7 +138,7 @@ def test_pairs_missing_from_the_update_are_copied_into_the_new_slot(shm_path: Pa
 def test_resume_drops_an_uncommitted_transaction(shm_path: Path) -> None:
     # op 0 makes the plan durable, op 1 would be the commit record
     nor = nor_of(board().image, fault=FaultPlan(cut_at=1))
-    j = Journal(shm_path / "j", fault=nor.fault)
+    j = SimJournal(shm_path / "j", fault=nor.fault)
     with pytest.raises(PowerCut):
         install(nor, j, [spec(shm_path, "HYP", new_fw("HYP"))])
     j.power_loss()
@@ -156,7 +157,7 @@ def test_single_copy_completes_from_the_journal_alone(shm_path: Path) -> None:
     data = new_fw("VarStore")
     image = spec(shm_path, "VarStore", data)
     nor.fault = FaultPlan(cut_at=12)
-    j = Journal(shm_path / "j", fault=nor.fault)
+    j = SimJournal(shm_path / "j", fault=nor.fault)
     with pytest.raises(PowerCut):
         install(nor, j, [image])
     j.close()
@@ -173,7 +174,7 @@ def test_resume_attempts_are_capped_and_reported(shm_path: Path) -> None:
     nor = nor_of(board().image)
     image = spec(shm_path, "HYP", new_fw("HYP"))
     nor.fault = FaultPlan(cut_at=40)
-    j = Journal(shm_path / "j", fault=nor.fault)
+    j = SimJournal(shm_path / "j", fault=nor.fault)
     with pytest.raises(PowerCut):
         install(nor, j, [image])
     j.close()
@@ -215,7 +216,7 @@ def test_blocks_after_the_last_progress_record_are_rehashed_not_trusted(shm_path
 
 def test_a_new_install_over_a_pending_one_is_refused(shm_path: Path) -> None:
     nor = nor_of(board().image, fault=FaultPlan(cut_at=30))
-    j = Journal(shm_path / "j", fault=nor.fault)
+    j = SimJournal(shm_path / "j", fault=nor.fault)
     with pytest.raises(PowerCut):
         install(nor, j, [spec(shm_path, "HYP", new_fw("HYP"))])
     j.close()

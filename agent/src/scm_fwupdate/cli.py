@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__, events, history, keys
+from .bootset import BootReport, SetState, evaluate
 from .bundle import bundle_info, create_bundle, verify_bundle
 from .config import Config, load_config
 from .errors import AgentError, BootError, BundleError, ConfigError, VerifyError
@@ -27,6 +28,7 @@ from .gpt import read_gpt, slot_pairs
 from .install import (
     Context,
     Interrupted,
+    detect_fallback,
     has_journal,
     make_context,
     rebase_state_dir,
@@ -38,6 +40,7 @@ from .install import (
     run_verify,
 )
 from .lock import InstanceLock
+from .profile import BootRule
 from .progress import MODES, Progress
 from .slots import booted_slot
 from .slots import status as slot_status
@@ -177,18 +180,45 @@ def _json(data: Any) -> None:
 # --------------------------------------------------------------------------- commands
 
 
+def _set_view(state: SetState) -> dict[str, Any]:
+    return {
+        "bootable": state.bootable,
+        "release": next(iter(state.releases)) if len(state.releases) == 1 else None,
+        "problem": state.why_not() or None,
+        "images": {
+            name: {
+                "partition": c.partition,
+                "valid": c.info is not None,
+                "error": c.error,
+                "release": c.info.release if c.info else None,
+                "version": c.info.version if c.info else None,
+            }
+            for name, c in state.images.items()
+        },
+    }
+
+
 def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
     cfg = ctx.config
+    rule = cfg.board.rule
+    sets: dict[str, SetState] = {}
     flash = ctx.open_flash(False)
     try:
         gpt = read_gpt(flash.read, flash.geometry.size, strict=False)
         device = {"name": flash.name, "size": flash.geometry.size}
+        if rule == BootRule.SETS:
+            sets = evaluate(flash.read, gpt, cfg.board.boot_profile)
     finally:
         flash.close()
     booted, source = booted_slot(gpt, ctx.cmdline)
+    report = BootReport.read(cfg.board.chosen)
+    found = detect_fallback(ctx)  # status is read-only: it reports, resume records
     info: dict[str, Any] = {
         "device": device,
         "compatible": cfg.compatible,
+        "board": {"profile": cfg.board.profile, "rule": str(rule)},
+        "boot_report": asdict(report) if report else None,
+        "fallback": asdict(found) if found else None,
         "gpt": {
             "primary_ok": gpt.primary_ok,
             "backup_ok": gpt.backup_ok,
@@ -198,12 +228,19 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
         "booted_source": source,
     }
     boot: dict[str, Any] = {"backend": cfg.boot.backend}
-    try:
-        backend = ctx.boot_backend()
-        boot["next"] = backend.primary()
-        boot["slots"] = [asdict(s) for s in backend.state()]
-    except AgentError as e:
-        boot["error"] = str(e)
+    if rule == BootRule.SETS:
+        info["sets"] = {name: _set_view(state) for name, state in sets.items()}
+        next_set = next((n for n, st in sets.items() if st.bootable), None)
+        boot = {"backend": None, "next": f"set {next_set}" if next_set else None}
+    elif rule == BootRule.AB_ATTRIBUTES:
+        try:
+            backend = ctx.boot_backend()
+            boot["next"] = backend.primary()
+            boot["slots"] = [asdict(s) for s in backend.state()]
+        except AgentError as e:
+            boot["error"] = str(e)
+    else:
+        boot = {"backend": None, "next": None}
     info["boot"] = boot
     st = JournalState("idle")
     if has_journal(ctx):
@@ -222,19 +259,32 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
     }
     last = history.last_success(cfg.history)
     info["installed"] = last and {
-        k: last.get(k) for k in ("version", "txid", "time", "targets", "compatible")
+        k: last.get(k) for k in ("version", "txid", "time", "targets", "compatible", "release")
     }
     if args.json:
         _json(info)
         return 0
     _out(f"device:     {device['name']} ({device['size'] // 1024} KiB)")
     _out(f"compatible: {cfg.compatible}")
+    _out(f"board:      {cfg.board.profile}, boot rule {rule}")
     _out(f"installed:  {(last or {}).get('version', '(nothing installed by scm-fwupdate)')}")
-    _out(f"booted:     {booted or '-'} (from {source}); next boot: {boot.get('next', '-')}")
-    _out(f"backend:    {cfg.boot.backend}" + (f" ({boot['error']})" if "error" in boot else ""))
+    if report is not None:
+        where = f"set {report.set}" if report.set else f"slot {report.slot or '-'}"
+        _out(f"booted:     {where} (boot chain: {report.reason or '-'})")
+    elif rule == BootRule.AB_ATTRIBUTES:
+        _out(f"booted:     {booted or '-'} (from {source})")
+    if found:
+        _out(f"FALLBACK:   the boot chain fell back: {found.booted} booted ({found.reason})")
+    _out(f"next boot:  {boot.get('next') or '-'}")
+    if rule == BootRule.AB_ATTRIBUTES:
+        _out(f"backend:    {cfg.boot.backend}" + (f" ({boot['error']})" if "error" in boot else ""))
     for s in boot.get("slots", []):
         flags = [n for n in ("bootable", "good", "active") if s[n]]
         _out(f"  slot {s['name']}: {' '.join(flags) or 'not bootable'}, retries {s['retries']}")
+    for name, state in sets.items():
+        view = info["sets"][name]
+        text = f"bootable, release {view['release']}" if state.bootable else state.why_not()
+        _out(f"set {name}:      {text}")
     _out(f"journal:    {st.kind}" + (f" ({st.meta.get('txid')})" if st.kind != "idle" else ""))
     gpt_state = "ok" if gpt.primary_ok and gpt.backup_ok else "DAMAGED COPY"
     _out(f"gpt:        {gpt_state}")

@@ -20,12 +20,14 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .profile import DEFAULT_PROFILE, PROFILES, BootRule, Profile
 
 DEFAULT_CONFIG_PATH = Path("/etc/scm-fwupdate.yaml")
 MAX_CONFIG_SIZE = 1024 * 1024
 
 BOOT_BACKENDS = ("qualcomm-gpt", "uboot-env", "script")
 SLOT_KINDS = ("ab", "primary-backup", "single", "ignore")
+BOOT_RULES = tuple(r.value for r in BootRule)
 
 
 # --------------------------------------------------------------------------- YAML
@@ -112,6 +114,22 @@ class SlotsConfig:
 
 
 @dataclass(frozen=True)
+class BoardConfig:
+    profile: str = DEFAULT_PROFILE
+    boot_rule: str | None = None  # None: the profile's
+    # Where the boot chain's report is read (the emulated board's /chosen stand-in).
+    chosen: Path = Path("/sys/firmware/devicetree/base/chosen")
+
+    @property
+    def rule(self) -> BootRule:
+        return BootRule(self.boot_rule) if self.boot_rule else PROFILES[self.profile].rule
+
+    @property
+    def boot_profile(self) -> Profile:
+        return PROFILES[self.profile]
+
+
+@dataclass(frozen=True)
 class MarkGoodConfig:
     target: str = "multi-user.target"
 
@@ -126,6 +144,7 @@ class Config:
     history: Path = Path("/var/lib/scm-fwupdate/history.jsonl")
     lock: Path = Path("/run/scm-fwupdate.lock")
     max_resume_attempts: int = 3
+    board: BoardConfig = field(default_factory=BoardConfig)
     boot: BootConfig = field(default_factory=BootConfig)
     slots: SlotsConfig = field(default_factory=SlotsConfig)
     mark_good: MarkGoodConfig = field(default_factory=MarkGoodConfig)
@@ -203,7 +222,7 @@ def _type_name(value: object) -> str:
     }.get(type(value), type(value).__name__)
 
 
-_TOP_KEYS = (
+TOP_KEYS = (
     "device",
     "compatible",
     "keyring",
@@ -212,11 +231,19 @@ _TOP_KEYS = (
     "history",
     "lock",
     "max_resume_attempts",
+    "board",
     "boot",
     "slots",
     "mark_good",
     "inbox",
 )
+BOOT_KEYS = ("backend", "script", "uboot")
+UBOOT_KEYS = ("printenv", "setenv", "config", "boot_left")
+BOARD_KEYS = ("profile", "boot_rule", "chosen")
+SLOTS_KEYS = ("overrides",)
+MARK_GOOD_KEYS = ("target",)
+# Every key name of the schema (tests and fuzzers draw from it).
+ALL_KEYS = TOP_KEYS + BOOT_KEYS + UBOOT_KEYS + BOARD_KEYS + SLOTS_KEYS + MARK_GOOD_KEYS
 _PARTITION_NAME = re.compile(r"[A-Za-z0-9_.+-]{1,36}")
 
 
@@ -227,16 +254,14 @@ def config_from_dict(data: object, source: Path) -> Config:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level, got {_type_name(data)}")
-    top = c.mapping(data, "", _TOP_KEYS)
+    top = c.mapping(data, "", TOP_KEYS)
     d = Config()
 
     state_dir = c.path(top.get("state_dir"), "state_dir", d.state_dir)
     assert state_dir is not None
 
-    boot_raw = c.mapping(top.get("boot"), "boot", ("backend", "script", "uboot"))
-    uboot_raw = c.mapping(
-        boot_raw.get("uboot"), "boot.uboot", ("printenv", "setenv", "config", "boot_left")
-    )
+    boot_raw = c.mapping(top.get("boot"), "boot", BOOT_KEYS)
+    uboot_raw = c.mapping(boot_raw.get("uboot"), "boot.uboot", UBOOT_KEYS)
     du = UBootConfig()
     uboot = UBootConfig(
         printenv=c.string(uboot_raw.get("printenv"), "boot.uboot.printenv", du.printenv),
@@ -250,7 +275,25 @@ def config_from_dict(data: object, source: Path) -> Config:
         raise c.fail("boot.script", "required when boot.backend is 'script'")
     boot = BootConfig(backend=backend, script=script, uboot=uboot)
 
-    slots_raw = c.mapping(top.get("slots"), "slots", ("overrides",))
+    board_raw = c.mapping(top.get("board"), "board", BOARD_KEYS)
+    db = BoardConfig()
+    board = BoardConfig(
+        profile=c.choice(board_raw.get("profile"), "board.profile", db.profile, tuple(PROFILES)),
+        boot_rule=(
+            None
+            if board_raw.get("boot_rule") is None
+            else c.choice(board_raw.get("boot_rule"), "board.boot_rule", "", BOOT_RULES)
+        ),
+        chosen=c.path(board_raw.get("chosen"), "board.chosen", db.chosen) or db.chosen,
+    )
+    if board.rule != BootRule.AB_ATTRIBUTES and backend != "qualcomm-gpt":
+        raise c.fail(
+            "boot.backend",
+            f"'{backend}' selects A/B slots, which only the ab-attributes boot rule uses "
+            f"(board.boot_rule is {board.rule})",
+        )
+
+    slots_raw = c.mapping(top.get("slots"), "slots", SLOTS_KEYS)
     overrides_raw = slots_raw.get("overrides")
     overrides: dict[str, str] = {}
     if overrides_raw is not None:
@@ -265,7 +308,7 @@ def config_from_dict(data: object, source: Path) -> Config:
             overrides[name] = c.choice(kind, f"slots.overrides.{name}", "", SLOT_KINDS)
     slots = SlotsConfig(overrides=MappingProxyType(overrides))
 
-    mg_raw = c.mapping(top.get("mark_good"), "mark_good", ("target",))
+    mg_raw = c.mapping(top.get("mark_good"), "mark_good", MARK_GOOD_KEYS)
     mark_good = MarkGoodConfig(
         target=c.string(mg_raw.get("target"), "mark_good.target", d.mark_good.target)
     )
@@ -289,6 +332,7 @@ def config_from_dict(data: object, source: Path) -> Config:
         max_resume_attempts=c.integer(
             top.get("max_resume_attempts"), "max_resume_attempts", 3, 1, 1000
         ),
+        board=board,
         boot=boot,
         slots=slots,
         mark_good=mark_good,
@@ -362,7 +406,18 @@ lock: "/run/scm-fwupdate.lock"
 # How many times an interrupted install is resumed before it is given up (>= 1).
 max_resume_attempts: 3
 
-# Boot slot selection.
+# The board: which partitions hold boot images and how its boot chain picks
+# them (docs/boot-chain.md).
+board:
+  # radxa-dragon-q6a: boot sets (rule 'sets'); qcom-abl: ABL's A/B attribute bits
+  # (rule 'ab-attributes'); per-image: each image from its primary, else its backup.
+  profile: "radxa-dragon-q6a"
+  # Override the profile's rule: sets | ab-attributes | per-image; null: the profile's.
+  boot_rule: null
+  # Where the boot chain's report (booted set or slot, fallback) is read.
+  chosen: "/sys/firmware/devicetree/base/chosen"
+
+# A/B slot selection (rule 'ab-attributes' only).
 boot:
   # qualcomm-gpt: the A/B attribute bits of the _a/_b GPT entries on the flash itself;
   # uboot-env: RAUC-style BOOT_ORDER / BOOT_x_LEFT in the U-Boot environment;

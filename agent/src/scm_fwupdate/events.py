@@ -26,6 +26,7 @@ INSTALL_FINISHED = "8f0a3c52d6e44b1e9a7f2c1d5b6e7a02"
 INSTALL_FAILED = "8f0a3c52d6e44b1e9a7f2c1d5b6e7a03"
 INSTALL_RESUMED = "8f0a3c52d6e44b1e9a7f2c1d5b6e7a04"
 SLOT_CHANGED = "8f0a3c52d6e44b1e9a7f2c1d5b6e7a05"
+BOOT_FALLBACK = "8f0a3c52d6e44b1e9a7f2c1d5b6e7a06"
 
 MESSAGE_IDS = {
     "install-started": INSTALL_STARTED,
@@ -33,6 +34,7 @@ MESSAGE_IDS = {
     "install-failed": INSTALL_FAILED,
     "install-resumed": INSTALL_RESUMED,
     "slot-changed": SLOT_CHANGED,
+    "boot-fallback": BOOT_FALLBACK,
 }
 
 # syslog priorities

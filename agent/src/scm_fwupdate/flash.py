@@ -1,8 +1,8 @@
-"""Flash access: one interface, the real MTD character device and a simulated NOR.
+"""Flash access: one interface over the real MTD character device and a NOR image file.
 
 The engine only ever calls ``read``, ``erase`` and ``program`` on whole erase
-blocks, so the same code drives ``/dev/mtdN`` on the target and the simulator
-that injects a power cut at every single operation.
+blocks, so the same code drives ``/dev/mtdN`` on the target, an image file,
+and the simulator (sim.py) that injects a power cut at every single operation.
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import random
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -198,156 +197,62 @@ class MtdFlash:
             self._fd = -1
 
 
-# --------------------------------------------------------------------- simulator
+# ------------------------------------------------------------------ image file
 
 
-class PowerCut(BaseException):
-    """The simulated power went away. BaseException: no ``except Exception`` swallows it."""
+class NorViolation(DeviceError):
+    """A program that would turn a 0 back into a 1: only an erase does that."""
 
 
-class NorViolation(AssertionError):
-    """The engine tried something a NOR chip cannot do (program a 0 back to 1)."""
+class NorImage:
+    """A file holding a NOR image, with the chip's rules: erase to 0xFF, program by AND.
 
-
-@dataclass
-class CostModel:
-    """Device time in seconds; defaults are the W25Q256JW-class typical figures."""
-
-    erase_block: float = 0.045  # 4 KiB sector erase
-    program_page: float = 0.0004  # 256-byte page program
-    read_bytes_per_s: float = 25e6  # "tens of MB/s" through the SCM call
-
-
-@dataclass
-class FaultPlan:
-    """Cut the power at operation number ``cut_at`` (0-based), cleanly or torn.
-
-    Operations are counted across everything sharing this plan: block erases,
-    page programs and journal appends, so one counter covers every cut point.
+    The agent's ``device: file.img``; the simulator (sim.py) adds costs and
+    power cuts by overriding the per-block and per-page steps.
     """
 
-    cut_at: int | None = None
-    torn: bool = False
-    seed: int = 0
-    ops: int = 0
-    log: list[str] = field(default_factory=list)
-
-    def tick(self, what: str) -> bool:
-        """Count one operation; True if the power goes away during it."""
-        n = self.ops
-        self.ops += 1
-        if self.cut_at is not None and n == self.cut_at:
-            self.log.append(f"cut at op {n} ({what}, {'torn' if self.torn else 'clean'})")
-            return True
-        return False
-
-    def rng(self) -> random.Random:
-        return random.Random(self.seed * 1_000_003 + self.ops)
-
-
-@dataclass
-class Stats:
-    erases: int = 0
-    programs: int = 0
-    bytes_read: int = 0
-    bytes_programmed: int = 0
-    device_time: float = 0.0
-
-
-class SimNor:
-    """A NOR flash with strict semantics, a cost model and fault injection.
-
-    Backed by memory or by a file (pread/pwrite, so a 32 MiB device costs no RSS).
-    """
-
-    def __init__(
-        self,
-        geometry: Geometry,
-        backing: Path | None = None,
-        *,
-        initial: bytes | memoryview | None = None,
-        cost: CostModel | None = None,
-        fault: FaultPlan | None = None,
-        strict: bool = True,
-    ) -> None:
+    def __init__(self, geometry: Geometry, backing: Path, *, strict: bool = True) -> None:
         self.geometry = geometry
-        self.name = str(backing) if backing else "simulated NOR"
-        self.cost = cost or CostModel()
-        self.fault = fault or FaultPlan()
+        self.name = str(backing)
         self.strict = strict
-        self.stats = Stats()
         self.program_unit = geometry.writesize
-        self.touched: set[int] = set()  # erase blocks changed by erase/program
         self._fd = -1
-        self._mem: bytearray | None = None
-        if backing is None:
-            self._mem = bytearray(initial if initial is not None else b"\xff" * geometry.size)
-            if len(self._mem) != geometry.size:
-                raise DeviceError("initial content does not match the geometry")
-        else:
-            self._fd = os.open(backing, os.O_RDWR | os.O_CREAT, 0o644)
-            if os.fstat(self._fd).st_size != geometry.size:
-                os.close(self._fd)
-                raise DeviceError(
-                    f"{backing}: image size differs from the {geometry.size}-byte geometry"
-                )
+        self._open(backing)
+
+    def _open(self, backing: Path) -> None:
+        self._fd = os.open(backing, os.O_RDWR | os.O_CREAT, 0o644)
+        if os.fstat(self._fd).st_size != self.geometry.size:
+            os.close(self._fd)
+            self._fd = -1
+            raise DeviceError(
+                f"{backing}: image size differs from the {self.geometry.size}-byte geometry"
+            )
 
     @classmethod
-    def open_image(
-        cls, path: Path, erasesize: int = 4096, writesize: int = 256, **kw: object
-    ) -> SimNor:
+    def open_image(cls, path: Path, erasesize: int = 4096, writesize: int = 256, **kw: object):  # type: ignore[no-untyped-def]
         """A NOR image file, geometry from its size (the agent's ``device: file.img``)."""
         if not path.is_file():
             raise DeviceError(f"flash image {path} does not exist")
-        return cls(Geometry(path.stat().st_size, erasesize, writesize), path, **kw)  # type: ignore[arg-type]
+        return cls(Geometry(path.stat().st_size, erasesize, writesize), path, **kw)
 
-    # raw access, no cost, no faults: for tests and the simulator itself
     def _get(self, offset: int, length: int) -> bytes:
-        if self._mem is not None:
-            return bytes(self._mem[offset : offset + length])
         return os.pread(self._fd, length, offset)
 
     def _put(self, offset: int, data: bytes) -> None:
-        if self._mem is not None:
-            self._mem[offset : offset + len(data)] = data
-        else:
-            os.pwrite(self._fd, data, offset)
-
-    def peek(self, offset: int, length: int) -> bytes:
-        """Read without cost or faults (what a test or the boot ROM sees)."""
-        return self._get(offset, length)
-
-    def restore(self, image: bytes) -> None:
-        """Put back every block touched since the last restore (cheap re-runs)."""
-        es = self.geometry.erasesize
-        for block in self.touched:
-            self._put(block, image[block : block + es])
-        self.touched.clear()
-
-    def snapshot(self) -> bytes | memoryview:
-        """The whole content, without cost or faults (memory-backed: no copy)."""
-        if self._mem is not None:
-            return memoryview(self._mem).toreadonly()
-        return self._get(0, self.geometry.size)
+        os.pwrite(self._fd, data, offset)
 
     def read(self, offset: int, length: int) -> bytes:
         _check_range(self.geometry, offset, length, 1)
-        self.stats.bytes_read += length
-        self.stats.device_time += length / self.cost.read_bytes_per_s
         return self._get(offset, length)
 
     def erase(self, offset: int, length: int) -> None:
         es = self.geometry.erasesize
         _check_range(self.geometry, offset, length, es)
         for block in range(offset, offset + length, es):
-            self.touched.add(block)
-            if self.fault.tick(f"erase 0x{block:x}"):
-                if self.fault.torn:
-                    self._put(block, _torn(self._get(block, es), b"\xff" * es, self.fault.rng()))
-                raise PowerCut(self.fault.log[-1])
-            self._put(block, b"\xff" * es)
-            self.stats.erases += 1
-            self.stats.device_time += self.cost.erase_block
+            self._erase_block(block)
+
+    def _erase_block(self, block: int) -> None:
+        self._put(block, b"\xff" * self.geometry.erasesize)
 
     def program(self, offset: int, data: bytes) -> None:
         ws = self.geometry.writesize
@@ -360,27 +265,15 @@ class SimNor:
             )
             if self.strict and new != page:
                 raise NorViolation(f"program at 0x{offset + start:x} needs an erase first")
-            self.touched.add(offset + start - (offset + start) % self.geometry.erasesize)
-            if self.fault.tick(f"program 0x{offset + start:x}"):
-                if self.fault.torn:
-                    self._put(offset + start, _torn(old, new, self.fault.rng()))
-                raise PowerCut(self.fault.log[-1])
-            self._put(offset + start, new)
-            self.stats.programs += 1
-            self.stats.bytes_programmed += ws
-            self.stats.device_time += self.cost.program_page
+            self._program_page(offset + start, old, new)
+
+    def _program_page(self, offset: int, old: bytes, new: bytes) -> None:
+        self._put(offset, new)
 
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-
-
-def _torn(old: bytes, new: bytes, rng: random.Random) -> bytes:
-    """An operation cut half-way: every bit that was changing is left undefined."""
-    changing = int.from_bytes(old, "little") ^ int.from_bytes(new, "little")
-    landed = rng.getrandbits(len(old) * 8) & changing
-    return (int.from_bytes(old, "little") ^ landed).to_bytes(len(old), "little")
 
 
 def open_flash(device: str, writable: bool = False, **sim: object) -> Flash:
@@ -389,5 +282,5 @@ def open_flash(device: str, writable: bool = False, **sim: object) -> Flash:
     if path.is_char_device():
         return MtdFlash(path, writable)
     if path.is_file():
-        return SimNor.open_image(path, **sim)  # type: ignore[arg-type]
+        return NorImage.open_image(path, **sim)  # type: ignore[no-any-return]
     raise DeviceError(f"{path} is neither an MTD device nor a NOR image file")

@@ -341,6 +341,11 @@ def read_gpt(
     raise GptError("no valid GPT on the device: " + "; ".join(reasons))
 
 
+def read_gpt_image(image: bytes | memoryview, **kw: object) -> Gpt:
+    """``read_gpt`` over a whole image held in memory."""
+    return read_gpt(lambda o, n: bytes(image[o : o + n]), len(image), **kw)  # type: ignore[arg-type]
+
+
 def new_gpt(
     disk_size: int,
     sector_size: int,

@@ -34,22 +34,26 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from . import events, history
+from . import events, fallback, history
 from .boot import BootBackend, make_backend
-from .bundle import BundleReader, Manifest, compare_versions
+from .bootset import boot_copies, booted_copies, check_image, check_release, selection_unit
+from .bundle import BundleReader
 from .config import Config
 from .errors import AgentError, BundleError, JournalError, PolicyError
 from .flash import Flash, open_flash
 from .gpt import AB_MAX_RETRY, Gpt, boot_slot, read_gpt, slot_attributes
 from .journal import Journal
+from .manifest import Manifest, compare_versions
+from .profile import BootRule, Profile
 from .progress import Progress
 from .qcom_boot import QcomGptBackend
 from .slots import CMDLINE, booted_slot, validate_targets
-from .strategies import BACKUP_SUFFIX, ImageSpec, Kind, other_slot, plan_install
+from .strategies import BACKUP_SUFFIX, ImageSpec, Kind, fits, other_slot, plan_install
 from .transaction import JournalState, fsync_dir, pending_state, resume
 from .transaction import apply as apply_plan
 
 STAGED_NAME = "staged.bundle"
+RECOVERYINFO = "recoveryinfo"
 QUALCOMM = "qualcomm-gpt"
 COPY_CHUNK = 1 << 20
 
@@ -251,6 +255,49 @@ def check_manifest(ctx: Context, manifest: Manifest, allow_downgrade: bool) -> N
         )
 
 
+def check_boot_images(
+    flash: Flash,
+    gpt: Gpt,
+    rule: BootRule,
+    profile: Profile,
+    specs: list[ImageSpec],
+    slot: str | None,
+) -> str:
+    """Every image for a boot partition checked as the chain checks it; returns the release.
+
+    Refuses (ImageError) an empty, non-ELF or damaged image, and a bundle whose
+    boot images would sit next to another release's; refuses (PolicyError) a
+    release change the chain would see half done after a cut.
+    """
+    boot = {c.image: c for c in boot_copies(gpt, profile)}
+    new = {}
+    for spec in specs:
+        if spec.target not in boot:
+            continue
+        for name in (boot[spec.target].a, boot[spec.target].b):
+            fits(spec, gpt.find(name))  # a size mistake says so, not "would not boot"
+        try:
+            with open(spec.path, "rb") as f:
+                fd = f.fileno()
+                new[spec.target] = check_image(
+                    spec.target,
+                    lambda o, n, fd=fd, base=spec.offset: os.pread(fd, n, base + o),
+                    spec.size,
+                )
+        except OSError as e:
+            raise BundleError(f"{spec.path}: cannot read: {e.strerror}") from None
+    if not new:
+        return ""
+    current = {
+        name: c.info.release if c.info else "not bootable now"
+        for name, c in booted_copies(flash.read, gpt, profile, rule, slot).items()
+    }
+    units = {
+        selection_unit(boot[t], rule) for t, info in new.items() if current.get(t) != info.release
+    }
+    return check_release(new, current, rule, units)
+
+
 def _gpt_for_backend(ctx: Context, gpt: Gpt) -> tuple[Gpt, str | None]:
     """The table the planner sees, and the slot it will write (None: no A/B pairs).
 
@@ -395,18 +442,28 @@ def _install_from(
     try:
         gpt = read_gpt(flash.read, flash.geometry.size)
         kinds = validate_targets(gpt, locations, cfg.slots.overrides)
-        has_ab = any(k == Kind.AB for k in kinds.values())
+        rule, profile = cfg.board.rule, cfg.board.boot_profile
+        if rule == BootRule.SETS and not activate:
+            raise PolicyError(
+                "--no-activate: under boot rule 'sets' the order of the writes is the "
+                "activation, there is no separate step"
+            )
+        has_ab = rule == BootRule.AB_ATTRIBUTES and any(k == Kind.AB for k in kinds.values())
         view, slot = _gpt_for_backend(ctx, gpt) if has_ab else (gpt, None)
         specs = [
             ImageSpec(e.target, source, e.size, locations[e.target][0], e.sha256)
             for e in manifest.images
         ]
+        running = boot_slot(view) if rule == BootRule.AB_ATTRIBUTES else None
+        release = check_boot_images(flash, gpt, rule, profile, specs, running)
         in_plan = activate and ctx.backend_name == QUALCOMM
         after = activate and slot is not None and ctx.backend_name != QUALCOMM
         meta: dict[str, Any] = {
             "operation": "install",
             "started": run.started,
             "backend": ctx.backend_name,
+            "rule": str(rule),
+            "release": release or None,
             "bundle": {
                 "path": str(source.resolve()),
                 "version": manifest.version,
@@ -436,6 +493,8 @@ def _install_from(
                 journal,
                 view,
                 specs,
+                rule=rule,
+                profile=profile,
                 activate=in_plan,
                 overrides=dict(cfg.slots.overrides),
                 meta=meta,
@@ -485,6 +544,8 @@ def _dry_run(
             journal,
             gpt,
             specs,
+            rule=ctx.config.board.rule,
+            profile=ctx.config.board.boot_profile,
             activate=in_plan,
             overrides=dict(ctx.config.slots.overrides),
             meta=meta,
@@ -569,6 +630,7 @@ def _record(
         "version": bundle.get("version"),
         "compatible": bundle.get("compatible"),
         "manifest_sha256": bundle.get("manifest_sha256"),
+        "release": meta.get("release"),
         "targets": [i["target"] for i in meta.get("images", [])],
         "images": meta.get("images", []),
         "backend": meta.get("backend"),
@@ -592,8 +654,32 @@ class ResumeResult:
     operation: str | None = None
 
 
+def detect_fallback(ctx: Context) -> fallback.Fallback | None:
+    """Did the chain fall back at this boot? (Nothing recorded; see check_boot.)"""
+    try:
+        flash = ctx.open_flash(False)
+        try:
+            gpt = read_gpt(flash.read, flash.geometry.size, strict=False)
+            names = set(gpt.names())
+            p = gpt.find(RECOVERYINFO) if RECOVERYINFO in names else None
+            record = flash.read(p.offset, min(p.size, 4096)) if p else None
+        finally:
+            flash.close()
+        return fallback.detect(ctx.config, gpt, record, ctx.cmdline)
+    except AgentError:
+        return None  # a broken table or device is reported by the commands that need it
+
+
+def check_boot(ctx: Context) -> fallback.Fallback | None:
+    """At boot: a fallback is recorded once per boot (history, journald)."""
+    found = detect_fallback(ctx)
+    fallback.note_boot(ctx.config, found)
+    return found
+
+
 def run_resume(ctx: Context) -> ResumeResult:
     """Finish whatever the journal holds; safe to run at every boot. Caller holds the lock."""
+    check_boot(ctx)
     if not has_journal(ctx):
         ctx.staged.unlink(missing_ok=True)
         return ResumeResult("idle", "nothing")
@@ -778,7 +864,8 @@ def run_inbox(ctx: Context, allow_downgrade: bool = False) -> list[tuple[Path, s
 
     A bundle whose manifest equals the last successful install (for example
     because the install finished through ``resume`` after a power cut) is
-    moved to done/ without installing it again. Returns (bundle, result).
+    moved to done/ without installing it again, unless the boot chain fell
+    back since that install. Returns (bundle, result).
     """
     inbox = ctx.config.inbox
     results: list[tuple[Path, str]] = []
@@ -794,9 +881,12 @@ def run_inbox(ctx: Context, allow_downgrade: bool = False) -> list[tuple[Path, s
         outcome = "done"
         try:
             last = history.last_success(ctx.config.history)
-            if not (
-                last and last.get("manifest_sha256") == manifest_digest(bundle, ctx.config.keyring)
-            ):
+            installed = (
+                last is not None
+                and last.get("manifest_sha256") == manifest_digest(bundle, ctx.config.keyring)
+                and not fallback.fell_back_since(ctx.config, last.get("txid"))
+            )
+            if not installed:
                 run_install(ctx, bundle, allow_downgrade=allow_downgrade)
         except Interrupted:
             raise

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from .errors import JournalError
-from .flash import FaultPlan, PowerCut
 
 HEADER = struct.Struct("<2sBBII")
 CRC = struct.Struct("<I")
@@ -58,7 +57,7 @@ class Record:
         return json.loads(self.payload) if self.payload else {}
 
 
-def _scan(fd: int) -> tuple[list[Record], int]:
+def scan(fd: int) -> tuple[list[Record], int]:
     """Parse records from the file; returns them and the length of the valid prefix.
 
     Reads in bounded chunks: a journal holding megabytes of redo images never
@@ -94,20 +93,18 @@ def _scan(fd: int) -> tuple[list[Record], int]:
 class Journal:
     """The journal file. ``sync()`` makes everything appended so far durable.
 
-    With a ``FaultPlan`` each sync is one cut point: a cut loses what was not
-    yet synced, or (torn) keeps a random prefix of it followed by garbage.
+    (sim.SimJournal makes every sync a power-cut point.)
     """
 
-    def __init__(self, path: Path, fault: FaultPlan | None = None) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.fault = fault
         self.syncs = 0
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as e:
             raise JournalError(f"cannot open journal {path}: {e.strerror}") from None
-        self.records, valid = _scan(self._fd)
+        self.records, valid = scan(self._fd)
         if valid != os.fstat(self._fd).st_size:
             # Torn or garbage tail from an interrupted append: cut it off so
             # new records follow the last valid one.
@@ -135,25 +132,8 @@ class Journal:
         return record
 
     def sync(self) -> None:
-        if self.fault is not None and self.fault.tick("journal sync"):
-            self.power_loss()
-            raise PowerCut(self.fault.log[-1])
         os.fsync(self._fd)
         self.syncs += 1
-        self._durable = self._end
-
-    def power_loss(self) -> None:
-        """Simulation only: what a power cut does to data written but not fsynced."""
-        keep = self._durable
-        if self.fault is not None and self.fault.torn and self._end > self._durable:
-            # Torn: the unsynced tail may have landed whole, in part, or as garbage.
-            rng = self.fault.rng()
-            keep = rng.choice([self._end, rng.randrange(self._durable, self._end)])
-            if keep < self._end:
-                os.pwrite(self._fd, rng.randbytes(min(64, self._end - keep)), keep)
-                keep = min(self._end, keep + 64)
-        os.ftruncate(self._fd, keep)
-        self.records, self._end = _scan(self._fd)
         self._durable = self._end
 
     def reset(self) -> None:

@@ -20,6 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from .bootset import SET_A, SET_B, boot_copies, evaluate, protected_set
 from .errors import GptError, PolicyError, VerifyError
 from .flash import Flash
 from .gpt import (
@@ -32,9 +33,8 @@ from .gpt import (
     slot_pairs,
 )
 from .journal import Journal
+from .profile import BACKUP_SUFFIX, PROFILES, BootRule, Copies, Profile, copies
 from .transaction import Plan, PlanBuilder
-
-BACKUP_SUFFIX = "_BACKUP"
 
 
 class Kind(StrEnum):
@@ -77,7 +77,7 @@ def _aligned(p: Partition, flash: Flash) -> Partition:
     return p
 
 
-def _fits(image: ImageSpec, p: Partition) -> None:
+def fits(image: ImageSpec, p: Partition) -> None:
     if image.size > p.size:
         raise PolicyError(
             f"image for '{image.target}' ({image.size} bytes) is larger than "
@@ -104,34 +104,55 @@ def plan_install(
     gpt: Gpt,
     images: list[ImageSpec],
     *,
+    rule: BootRule = BootRule.AB_ATTRIBUTES,
+    profile: Profile = PROFILES["qcom-abl"],
     activate: bool = True,
     overrides: dict[str, str] | None = None,
     meta: dict[str, Any] | None = None,
 ) -> Plan:
-    """Plan and commit the whole update; raises (nothing written) on any bad input."""
+    """Plan and commit the whole update; raises (nothing written) on any bad input.
+
+    ``rule`` is the board's boot rule: it decides the order (module docstring).
+    """
     kinds = {img.target: classify(gpt, img.target, overrides) for img in images}
-    ab = [img for img in images if kinds[img.target] == Kind.AB]
-    pb = [img for img in images if kinds[img.target] == Kind.PRIMARY_BACKUP]
-    single = [img for img in images if kinds[img.target] == Kind.SINGLE]
+    boot = set(profile.boot_images)
+    info = dict(meta or {})
+    info.update({"kinds": {k: str(v) for k, v in kinds.items()}, "rule": str(rule)})
+    if rule == BootRule.SETS:
+        in_sets = [i for i in images if i.target in boot and copies(gpt, i.target)]
+        pairs = [i for i in images if i not in in_sets and kinds[i.target] != Kind.SINGLE]
+        ab: list[ImageSpec] = []
+    elif rule == BootRule.AB_ATTRIBUTES:
+        in_sets = []
+        ab = [i for i in images if kinds[i.target] == Kind.AB]
+        pairs = [i for i in images if kinds[i.target] == Kind.PRIMARY_BACKUP]
+    else:
+        in_sets, ab = [], []
+        pairs = [i for i in images if kinds[i.target] != Kind.SINGLE]
+    single = [i for i in images if kinds[i.target] == Kind.SINGLE]
 
     current = boot_slot(gpt)
     target_slot = other_slot(current) if current else "b"
     if ab and current is None:
         raise GptError("no bootable A/B slot: the boot chain would not start; refusing to update")
     for img in ab:
-        _fits(img, _aligned(gpt.find(f"{img.target}_{target_slot}"), flash))
-    for img in pb:
-        _fits(img, _aligned(gpt.find(img.target), flash))
-        _fits(img, _aligned(gpt.find(img.target + BACKUP_SUFFIX), flash))
+        fits(img, _aligned(gpt.find(f"{img.target}_{target_slot}"), flash))
+    for img in pairs + in_sets:
+        c = _pair(gpt, img.target)
+        fits(img, _aligned(gpt.find(c.a), flash))
+        fits(img, _aligned(gpt.find(c.b), flash))
     for img in single:
-        _fits(img, _aligned(gpt.find(img.target), flash))
-
-    info = dict(meta or {})
-    info.update({"kinds": {k: str(v) for k, v in kinds.items()}})
+        fits(img, _aligned(gpt.find(img.target), flash))
+    protected = SET_A
+    if in_sets:
+        protected = protected_set(evaluate(flash.read, gpt, profile))
+        info["protected_set"] = protected
     if ab:
         info.update({"slot": target_slot, "activate": activate})
     builder = PlanBuilder(flash, journal, info)
     try:
+        if in_sets:
+            _plan_sets(builder, flash, gpt, profile, in_sets, protected)
         if ab:
             unbootable = gpt.with_attributes(
                 slot_attributes(
@@ -145,25 +166,18 @@ def plan_install(
                 builder.step(f"write {p.name}")
                 _check(img, builder.from_file(p.offset, p.size, img.path, img.offset, img.size))
             for base, pair in slot_pairs(gpt).items():
-                if base in bundled:
-                    continue
+                if base in bundled or base not in boot:
+                    continue  # data partitions are written only when a bundle names them
                 src, dst = pair["ab".index(current)], pair["ab".index(target_slot)]  # type: ignore[arg-type]
                 if src.size != dst.size:
                     raise GptError(f"'{src.name}' and '{dst.name}' differ in size")
                 builder.step(f"copy {src.name} to {dst.name}")
                 builder.copy(_aligned(dst, flash).offset, dst.size, _aligned(src, flash).offset)
-        for img in pb:
-            backup = gpt.find(img.target + BACKUP_SUFFIX)
-            primary = gpt.find(img.target)
-            builder.step(f"write {backup.name}")
-            _check(
-                img, builder.from_file(backup.offset, backup.size, img.path, img.offset, img.size)
-            )
-            builder.step(f"write {primary.name}")
-            size = min(primary.size, backup.size)
-            builder.copy(primary.offset, size, backup.offset)
-            if primary.size > size:
-                builder.inline(primary.offset + size, b"", primary.size - size)
+        for img in pairs:
+            c = _pair(gpt, img.target)
+            # The copy the chain tries second is written first, then the first from it.
+            first, then = (c.a, c.b) if rule == BootRule.SETS and protected == SET_B else (c.b, c.a)
+            _write_pair(builder, gpt, img, gpt.find(first), gpt.find(then))
         for img in single:
             p = gpt.find(img.target)
             builder.step(f"write {p.name} in place")
@@ -179,6 +193,85 @@ def plan_install(
         builder.abort(str(e))
         raise
     return builder.commit()
+
+
+def _pair(gpt: Gpt, target: str) -> Copies:
+    c = copies(gpt, target)
+    if c is None:
+        raise PolicyError(f"'{target}' has no second copy in the GPT")
+    return c
+
+
+def _write_pair(
+    builder: PlanBuilder, gpt: Gpt, img: ImageSpec, first: Partition, then: Partition
+) -> None:
+    """One copy from the bundle and verified, then the other copied from it."""
+    builder.step(f"write {first.name}")
+    _check(img, builder.from_file(first.offset, first.size, img.path, img.offset, img.size))
+    builder.step(f"write {then.name}")
+    size = min(then.size, first.size)
+    builder.copy(then.offset, size, first.offset)
+    if then.size > size:
+        builder.inline(then.offset + size, b"", then.size - size)
+
+
+def _plan_sets(
+    builder: PlanBuilder,
+    flash: Flash,
+    gpt: Gpt,
+    profile: Profile,
+    images: list[ImageSpec],
+    protected: str,
+) -> None:
+    """Boot sets: the other set whole first, verified; then the protected one, header last.
+
+    1. every boot image into the other set's copy: from the bundle, or copied
+       from the protected set, so that the set is complete and of one release;
+    2. read the whole other set back;
+    3. erase the first block of every protected-set image that will change:
+       the chain now finds the protected set invalid and boots the other one;
+    4. copy each of them from the other set, its first block (ELF header) last,
+       so an image is valid only once complete, and the set only once all are;
+    5. read the protected set back.
+    """
+    bs = builder.bs
+    bundled = {img.target: img for img in images}
+    other = SET_B if protected == SET_A else SET_A
+    rows = []
+    for c in boot_copies(gpt, profile):
+        keep, write = (c.a, c.b) if protected == SET_A else (c.b, c.a)
+        src, dst = _aligned(gpt.find(keep), flash), _aligned(gpt.find(write), flash)
+        if src.size != dst.size:
+            raise GptError(f"'{src.name}' and '{dst.name}' differ in size")
+        rows.append((c.image, src, dst))
+    for image, src, dst in rows:
+        builder.step(f"set {other}: write {dst.name}")
+        img = bundled.get(image)
+        if img is not None:
+            _check(img, builder.from_file(dst.offset, dst.size, img.path, img.offset, img.size))
+        else:
+            builder.copy(dst.offset, dst.size, src.offset, skip_same=True)
+    builder.step(f"verify set {other}")
+    for _image, _src, dst in rows:
+        builder.verify(dst.offset, dst.size)
+    changing = [
+        (src, dst)
+        for _image, src, dst in rows
+        if any(
+            builder.hash_at(src.offset + pos) != builder.hash_at(dst.offset + pos)
+            for pos in range(0, src.size, bs)
+        )
+    ]
+    builder.step(f"invalidate set {protected}")
+    for src, _dst in changing:
+        builder.inline(src.offset, b"", bs)
+    for src, dst in changing:
+        builder.step(f"set {protected}: write {src.name}")
+        builder.copy(src.offset + bs, src.size - bs, dst.offset + bs, skip_same=True)
+        builder.copy(src.offset, bs, dst.offset)
+    builder.step(f"verify set {protected}")
+    for src, _dst in changing:
+        builder.verify(src.offset, src.size)
 
 
 def _installed_inactive(gpt: Gpt, slot: str) -> Gpt:

@@ -30,9 +30,15 @@ ENTRY = struct.Struct(
     "<BBHIQQI32s"
 )  # op, source kind, source file, data length, offset, arg, length, sha
 PLAN_HEAD = struct.Struct("<I")  # JSON header length
-PLAN_VERSION = 1
+PLAN_VERSION = 2  # 2 added Op.VERIFY; version 1 plans hold only writes
+PLAN_VERSIONS = (1, 2)
 DEFAULT_PROGRESS_EVERY = 256  # written blocks (1 MiB of 4 KiB blocks) between PROGRESS records
 DEFAULT_MAX_RESUMES = 3
+
+
+class Op(IntEnum):
+    WRITE = 1  # make the block hash to sha256
+    VERIFY = 2  # the block must already hash to sha256: stop otherwise
 
 
 class Src(IntEnum):
@@ -51,16 +57,24 @@ class Entry:
     arg: int = 0
     data_len: int = 0
     file: int = 0
+    op: Op = Op.WRITE
 
     def pack(self) -> bytes:
         return ENTRY.pack(
-            1, self.src, self.file, self.data_len, self.offset, self.arg, self.length, self.sha256
+            self.op,
+            self.src,
+            self.file,
+            self.data_len,
+            self.offset,
+            self.arg,
+            self.length,
+            self.sha256,
         )
 
     @classmethod
     def unpack_from(cls, buf: bytes, pos: int) -> Entry:
-        _op, src, file, data_len, offset, arg, length, sha = ENTRY.unpack_from(buf, pos)
-        return cls(offset, length, sha, Src(src), arg, data_len, file)
+        op, src, file, data_len, offset, arg, length, sha = ENTRY.unpack_from(buf, pos)
+        return cls(offset, length, sha, Src(src), arg, data_len, file, Op(op))
 
 
 @dataclass
@@ -98,7 +112,7 @@ class Plan:
         try:
             (n,) = PLAN_HEAD.unpack_from(raw)
             head = json.loads(raw[PLAN_HEAD.size : PLAN_HEAD.size + n])
-            if head["version"] != PLAN_VERSION:
+            if head["version"] not in PLAN_VERSIONS:
                 raise ValueError(f"plan version {head['version']}")
             pos = PLAN_HEAD.size + n
             entries = [Entry.unpack_from(raw, pos + i * ENTRY.size) for i in range(head["entries"])]
@@ -185,18 +199,31 @@ class PlanBuilder:
                 self._add(Entry(offset + pos, self.bs, digest, src, file_offset + pos, n, file))
         return whole.hexdigest()
 
-    def copy(self, offset: int, size: int, src_offset: int) -> None:
+    def hash_at(self, offset: int) -> bytes:
+        """The block's hash once the entries planned so far ran."""
+        return self.expected.get(offset) or sha256(self.flash.read(offset, self.bs))
+
+    def copy(self, offset: int, size: int, src_offset: int, skip_same: bool = False) -> None:
         """Region becomes a copy of another region of the same flash.
 
         The expected hashes are those the source will have when this entry
         runs: planned earlier in this transaction, or what the flash holds now.
+        ``skip_same`` plans no entry for a block that will already hold its copy.
         """
         self._check_region(offset, size)
         for pos in range(0, size, self.bs):
-            digest = self.expected.get(src_offset + pos) or sha256(
-                self.flash.read(src_offset + pos, self.bs)
-            )
+            digest = self.hash_at(src_offset + pos)
+            if skip_same and self.hash_at(offset + pos) == digest:
+                continue
             self._add(Entry(offset + pos, self.bs, digest, Src.FLASH, src_offset + pos, self.bs))
+
+    def verify(self, offset: int, size: int) -> None:
+        """Stop the transaction unless the region holds what was planned for it."""
+        self._check_region(offset, size)
+        for pos in range(offset, offset + size, self.bs):
+            self.plan.entries.append(
+                Entry(pos, self.bs, self.hash_at(pos), Src.ERASED, op=Op.VERIFY)
+            )
 
     def inline(self, offset: int, data: bytes | Iterable[bytes], size: int) -> None:
         """Region gets these bytes then 0xFF; changed blocks are kept as redo images."""
@@ -314,6 +341,7 @@ class ApplyStats:
     erases: int = 0
     erases_skipped: int = 0
     pages_programmed: int = 0
+    verified: int = 0
 
 
 ProgressFn = Callable[[int, int, str], None]
@@ -398,6 +426,16 @@ class Applier:
             for i in range(start, total):
                 e = entries[i]
                 current = self.flash.read(e.offset, e.length)
+                if e.op == Op.VERIFY:
+                    if sha256(current) != e.sha256:
+                        raise VerifyError(
+                            f"block 0x{e.offset:x} differs from the plan at step "
+                            f"'{self.plan.step_at(i)}': stopped before going on"
+                        )
+                    self.stats.verified += 1
+                    if self.progress:
+                        self.progress(i + 1, total, self.plan.step_at(i))
+                    continue
                 self.stats.blocks += 1
                 if sha256(current) == e.sha256:
                     self.stats.skipped_identical += 1
