@@ -82,7 +82,7 @@ def install(
     ]
     out = {"cut": False}
     try:
-        plan = plan_install(nor, journal, table, specs)
+        plan = plan_install(nor, journal, table, specs).commit()
         apply(nor, journal, plan)
     except PowerCut:
         out["cut"] = True

@@ -73,7 +73,7 @@ def install_operation(specs: list[tuple[str, bytes]], activate: bool = True) -> 
             sha = hashlib.sha256(data).hexdigest()
             images.append(ImageSpec(target, path, len(data), sha256=sha))
         table = G.read_gpt(nor.read, nor.geometry.size)
-        plan = plan_install(nor, journal, table, images, activate=activate)
+        plan = plan_install(nor, journal, table, images, activate=activate).commit()
         apply(nor, journal, plan, progress_every=16)
 
     return run
@@ -82,7 +82,9 @@ def install_operation(specs: list[tuple[str, bytes]], activate: bool = True) -> 
 def activate_operation(slot: str) -> Callable:
     def run(nor: SimNor, journal: Journal, workdir: Path) -> None:
         table = G.read_gpt(nor.read, nor.geometry.size)
-        plan = plan_gpt_change(nor, journal, table, slot_activated(table, slot), f"activate {slot}")
+        plan = plan_gpt_change(
+            nor, journal, table, slot_activated(table, slot), f"activate {slot}"
+        ).commit()
         apply(nor, journal, plan)
 
     return run

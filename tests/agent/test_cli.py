@@ -15,7 +15,7 @@ from cli_env import Env, board, error_lines, make_env, new_firmware, run, sha
 
 from scm_fwupdate import cli, events, gpt, history
 from scm_fwupdate.config import load_config
-from scm_fwupdate.install import make_context
+from scm_fwupdate.context import make_context
 from scm_fwupdate.sim import SimNor
 
 AGENT_SRC = Path(__file__).parents[2] / "agent" / "src"

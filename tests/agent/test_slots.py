@@ -154,7 +154,8 @@ def test_backend_change_cut_at_every_operation_is_finished_by_resume(
     from dataclasses import replace
 
     from scm_fwupdate.config import Config
-    from scm_fwupdate.install import Context, run_resume
+    from scm_fwupdate.context import Context
+    from scm_fwupdate.resume import run_resume
     from scm_fwupdate.sim import FaultPlan, PowerCut
     from scm_fwupdate.transaction import pending_state
 

@@ -41,7 +41,7 @@ def new_fw(target: str, version: int = 2) -> bytes:
 
 def install(nor: SimNor, journal: Journal, images: list[ImageSpec], **kw: object) -> None:
     table = G.read_gpt(nor.read, nor.geometry.size)
-    plan = plan_install(nor, journal, table, images, **kw)  # type: ignore[arg-type]
+    plan = plan_install(nor, journal, table, images, **kw).commit()  # type: ignore[arg-type]
     apply(nor, journal, plan)
 
 
@@ -105,7 +105,7 @@ def test_ab_install_marks_the_target_unbootable_first_and_activates_last(shm_pat
 
     with Journal(shm_path / "j") as j:
         table = G.read_gpt(nor.read, nor.geometry.size)
-        plan = plan_install(nor, j, table, [spec(shm_path, "dtb", new_fw("dtb"))])
+        plan = plan_install(nor, j, table, [spec(shm_path, "dtb", new_fw("dtb"))]).commit()
         apply(nor, j, plan, progress=progress)
     steps = list(dict.fromkeys(seen))
     assert steps[0] == "mark slot b unbootable: backup GPT"
@@ -196,7 +196,7 @@ def test_blocks_after_the_last_progress_record_are_rehashed_not_trusted(shm_path
     image = spec(shm_path, "UEFI", new_fw("UEFI"))
     with Journal(shm_path / "j") as j:
         table = G.read_gpt(nor.read, nor.geometry.size)
-        plan = plan_install(nor, j, table, [image])
+        plan = plan_install(nor, j, table, [image]).commit()
         nor.fault = FaultPlan(cut_at=200)
         j.fault = nor.fault
         with pytest.raises(PowerCut):

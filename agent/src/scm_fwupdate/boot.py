@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .config import Config
+from .config import Backend, Config
 from .errors import BootError, ConfigError
 
 UBOOT_PACKAGE = "libubootenv-tool"
@@ -353,7 +353,7 @@ class ScriptBackend(_SlotNames):
 def make_backend(config: Config, qualcomm_factory: Callable[[Config], BootBackend]) -> BootBackend:
     """The backend config.boot.backend names; qualcomm-gpt comes from the engine's factory."""
     boot = config.boot
-    if boot.backend == "qualcomm-gpt":
+    if boot.backend == Backend.QUALCOMM_GPT:
         return qualcomm_factory(config)
     if boot.backend == "uboot-env":
         return UBootEnvBackend(

@@ -51,6 +51,16 @@ from .manifest import (
 MAX_SIGNATURE_SIZE = 4096
 CHUNK_SIZE = 64 * 1024
 BLOCK = tarfile.BLOCKSIZE
+# tar writers end with two zero blocks and pad to a 20-block record.
+END_PADDING = tarfile.RECORDSIZE
+
+
+def archive_size(manifest: Manifest, manifest_size: int, signature_size: int) -> int:
+    """The most bytes a well-formed bundle with this manifest can have."""
+    members = [manifest_size, signature_size] + [e.size for e in manifest.images]
+    return sum(BLOCK + size + (-size % BLOCK) for size in members) + BLOCK + END_PADDING
+
+
 _RESERVED = (MANIFEST_NAME, SIGNATURE_NAME)
 
 Keyring = Path | str | Sequence[keys_mod.PublicKey]
@@ -200,6 +210,21 @@ class _Source:
             return first + self.read_exact(BLOCK - len(first), "a member header")
         return first
 
+    def read_upto(self, n: int) -> bytes:
+        """Up to n bytes, fewer only at the end of the file."""
+        parts: list[bytes] = []
+        while n > 0:
+            try:
+                chunk = self.stream.read(n)
+            except OSError as exc:
+                raise BundleError(f"cannot read bundle: {exc.strerror or exc}") from exc
+            if not chunk:
+                break
+            parts.append(chunk)
+            self.pos += len(chunk)
+            n -= len(chunk)
+        return b"".join(parts)
+
     def skip(self, n: int, what: str) -> None:
         if self.seekable:
             self.seek(self.pos + n)
@@ -345,6 +370,7 @@ class BundleReader:
         self.manifest: Manifest
         self.signer: str | None = None  # fingerprint of the key that verified the manifest
         self.signature_error: str | None = None  # only for open(verify=False)
+        self.max_size = 0  # bytes a well-formed bundle with this manifest has at most
         self._src: _Source
         self._index: dict[str, _Header] = {}
         self._images_start = 0
@@ -405,6 +431,7 @@ class BundleReader:
             except SignatureError as exc:
                 self.signature_error = str(exc)
         self.manifest = parse_manifest(raw)
+        self.max_size = archive_size(self.manifest, first.size, second.size)
         self._images_start = src.pos
         if src.seekable:
             self._build_index()
@@ -446,10 +473,21 @@ class BundleReader:
             header = _read_header(src)
             self._check_sequence(header, i, seen)
             if header is None:
+                self._check_end()
                 return
             yield self.manifest.images[i], header
             end = header.data_offset + header.size + (-header.size % BLOCK)
             src.skip(end - src.pos, f"member {header.name!r}")
+
+    def _check_end(self) -> None:
+        """After the end marker only the archive's zero padding may follow."""
+        src = self._src
+        rest = src.read_upto(END_PADDING + 1)
+        if len(rest) > END_PADDING or rest.count(0) != len(rest):
+            raise BundleError(
+                f"{len(rest)}{'+' if len(rest) > END_PADDING else ''} bytes of data after the "
+                "end of the archive: not a bundle this tool wrote (truncate or rebuild it)"
+            )
 
     def _build_index(self) -> None:
         # Headers only; a file cut anywhere shows up as an end of file where the

@@ -20,31 +20,30 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__, events, history, keys
+from .backup import run_backup
 from .bootset import BootReport, SetState, evaluate
 from .bundle import bundle_info, create_bundle, verify_bundle
-from .config import Config, load_config
-from .errors import AgentError, BootError, BundleError, ConfigError, VerifyError
-from .gpt import read_gpt, slot_pairs
-from .install import (
+from .config import Backend, Config, load_config
+from .context import (
     Context,
     Interrupted,
-    detect_fallback,
     has_journal,
     make_context,
     rebase_state_dir,
     require_idle,
-    run_backup,
-    run_inbox,
-    run_install,
-    run_resume,
-    run_verify,
 )
+from .errors import AgentError, BootError, BundleError, ConfigError, VerifyError
+from .gpt import read_gpt, slot_pairs
+from .inbox import run_inbox
+from .install import run_install
 from .lock import InstanceLock
 from .profile import BootRule
 from .progress import MODES, Progress
+from .resume import detect_fallback, run_resume
 from .slots import booted_slot
 from .slots import status as slot_status
-from .transaction import JournalState, pending_state
+from .transaction import JournalState, StateKind, pending_state
+from .verify import run_verify
 
 PROG = "scm-fwupdate"
 
@@ -242,19 +241,19 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
     else:
         boot = {"backend": None, "next": None}
     info["boot"] = boot
-    st = JournalState("idle")
+    st = JournalState(StateKind.IDLE)
     if has_journal(ctx):
         try:
             with ctx.open_journal() as journal:
                 st = pending_state(journal)
         except AgentError as e:  # e.g. run as a user without access to the state dir
-            st = JournalState("unreadable", detail=str(e))
+            st = JournalState(StateKind.UNREADABLE, detail=str(e))
     info["journal"] = {
         "state": st.kind,
         "detail": st.detail or None,
         "txid": st.meta.get("txid"),
         "operation": st.meta.get("operation"),
-        "next": st.next_index if st.kind == "pending" else None,
+        "next": st.next_index if st.kind == StateKind.PENDING else None,
         "resumes": st.resumes,
     }
     last = history.last_success(cfg.history)
@@ -285,7 +284,10 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
         view = info["sets"][name]
         text = f"bootable, release {view['release']}" if state.bootable else state.why_not()
         _out(f"set {name}:      {text}")
-    _out(f"journal:    {st.kind}" + (f" ({st.meta.get('txid')})" if st.kind != "idle" else ""))
+    _out(
+        f"journal:    {st.kind}"
+        + (f" ({st.meta.get('txid')})" if st.kind != StateKind.IDLE else "")
+    )
     gpt_state = "ok" if gpt.primary_ok and gpt.backup_ok else "DAMAGED COPY"
     _out(f"gpt:        {gpt_state}")
     for g in info["groups"]:
@@ -347,7 +349,7 @@ def _default_slot(ctx: Context, slot: str | None) -> str:
     finally:
         flash.close()
     booted, source = booted_slot(gpt, ctx.cmdline)
-    if source != "cmdline" and ctx.config.boot.backend != "qualcomm-gpt":
+    if source != "cmdline" and ctx.config.boot.backend != Backend.QUALCOMM_GPT:
         booted = ctx.boot_backend().primary()
     if booted is None:
         raise UsageError("cannot tell which slot is booted: name the slot")
@@ -356,7 +358,7 @@ def _default_slot(ctx: Context, slot: str | None) -> str:
 
 def cmd_mark(ctx: Context, args: argparse.Namespace) -> int:
     require_idle(ctx)
-    if ctx.config.boot.backend == "qualcomm-gpt" and not _has_slots(ctx):
+    if ctx.config.boot.backend == Backend.QUALCOMM_GPT and not _has_slots(ctx):
         if args.command != "mark-good":
             raise BootError("the GPT has no _a/_b partitions: nothing to select")
         # The unit that runs mark-good at every boot must not fail on such a board.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -25,7 +26,16 @@ from .profile import DEFAULT_PROFILE, PROFILES, BootRule, Profile
 DEFAULT_CONFIG_PATH = Path("/etc/scm-fwupdate.yaml")
 MAX_CONFIG_SIZE = 1024 * 1024
 
-BOOT_BACKENDS = ("qualcomm-gpt", "uboot-env", "script")
+
+class Backend(StrEnum):
+    """Who selects the A/B slot (rule ab-attributes)."""
+
+    QUALCOMM_GPT = "qualcomm-gpt"
+    UBOOT_ENV = "uboot-env"
+    SCRIPT = "script"
+
+
+BOOT_BACKENDS = tuple(b.value for b in Backend)
 SLOT_KINDS = ("ab", "primary-backup", "single", "ignore")
 BOOT_RULES = tuple(r.value for r in BootRule)
 
@@ -103,7 +113,7 @@ class UBootConfig:
 
 @dataclass(frozen=True)
 class BootConfig:
-    backend: str = "qualcomm-gpt"
+    backend: Backend = Backend.QUALCOMM_GPT
     script: Path | None = None
     uboot: UBootConfig = field(default_factory=UBootConfig)
 
@@ -269,9 +279,11 @@ def config_from_dict(data: object, source: Path) -> Config:
         config=c.path(uboot_raw.get("config"), "boot.uboot.config", None),
         boot_left=c.integer(uboot_raw.get("boot_left"), "boot.uboot.boot_left", 3, 1, 255),
     )
-    backend = c.choice(boot_raw.get("backend"), "boot.backend", "qualcomm-gpt", BOOT_BACKENDS)
+    backend = Backend(
+        c.choice(boot_raw.get("backend"), "boot.backend", Backend.QUALCOMM_GPT, BOOT_BACKENDS)
+    )
     script = c.path(boot_raw.get("script"), "boot.script", None)
-    if backend == "script" and script is None:
+    if backend == Backend.SCRIPT and script is None:
         raise c.fail("boot.script", "required when boot.backend is 'script'")
     boot = BootConfig(backend=backend, script=script, uboot=uboot)
 
@@ -286,7 +298,7 @@ def config_from_dict(data: object, source: Path) -> Config:
         ),
         chosen=c.path(board_raw.get("chosen"), "board.chosen", db.chosen) or db.chosen,
     )
-    if board.rule != BootRule.AB_ATTRIBUTES and backend != "qualcomm-gpt":
+    if board.rule != BootRule.AB_ATTRIBUTES and backend != Backend.QUALCOMM_GPT:
         raise c.fail(
             "boot.backend",
             f"'{backend}' selects A/B slots, which only the ab-attributes boot rule uses "

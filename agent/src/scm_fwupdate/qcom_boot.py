@@ -19,7 +19,7 @@ from .gpt import Gpt, boot_slot, read_gpt, slot_pairs
 from .journal import Journal
 from .slots import slot_view
 from .strategies import plan_gpt_change, slot_activated, slot_marked_bad, slot_marked_good
-from .transaction import apply, pending_state
+from .transaction import StateKind, apply, pending_state
 
 SLOTS = ("a", "b")
 
@@ -96,9 +96,9 @@ class QcomGptBackend:
             if new.partitions == gpt.partitions and gpt.primary_ok and gpt.backup_ok:
                 return False  # nothing to write: spare the NOR a write at every boot
             with self._open_journal() as journal:
-                if pending_state(journal).kind == "pending":
+                if pending_state(journal).kind == StateKind.PENDING:
                     raise JournalError("an interrupted update is pending: run 'resume' first")
-                plan = plan_gpt_change(flash, journal, gpt, new, what)
+                plan = plan_gpt_change(flash, journal, gpt, new, what).commit()
                 apply(flash, journal, plan)
             return True
         finally:

@@ -34,7 +34,7 @@ from .gpt import (
 )
 from .journal import Journal
 from .profile import BACKUP_SUFFIX, PROFILES, BootRule, Copies, Profile, copies
-from .transaction import Plan, PlanBuilder
+from .transaction import PlanBuilder
 
 
 class Kind(StrEnum):
@@ -109,8 +109,8 @@ def plan_install(
     activate: bool = True,
     overrides: dict[str, str] | None = None,
     meta: dict[str, Any] | None = None,
-) -> Plan:
-    """Plan and commit the whole update; raises (nothing written) on any bad input.
+) -> PlanBuilder:
+    """Plan the whole update, ready to commit; raises (nothing written) on any bad input.
 
     ``rule`` is the board's boot rule: it decides the order (module docstring).
     """
@@ -192,7 +192,7 @@ def plan_install(
     except Exception as e:  # a PowerCut (BaseException) must not write an ABORT
         builder.abort(str(e))
         raise
-    return builder.commit()
+    return builder
 
 
 def _pair(gpt: Gpt, target: str) -> Copies:
@@ -316,11 +316,11 @@ def _check(img: ImageSpec, actual: str) -> None:
 # ------------------------------------------------------------- slot changes
 
 
-def plan_gpt_change(flash: Flash, journal: Journal, gpt: Gpt, new: Gpt, what: str) -> Plan:
+def plan_gpt_change(flash: Flash, journal: Journal, gpt: Gpt, new: Gpt, what: str) -> PlanBuilder:
     """A transaction that only rewrites the GPT (activate, mark-good, mark-bad)."""
     builder = PlanBuilder(flash, journal, {"operation": what})
     write_gpt(builder, new, what)
-    return builder.commit()
+    return builder
 
 
 def slot_marked_good(gpt: Gpt, slot: str) -> Gpt:

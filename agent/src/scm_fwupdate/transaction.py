@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -148,7 +148,7 @@ class PlanBuilder:
     """
 
     def __init__(self, flash: Flash, journal: Journal, meta: dict[str, Any] | None = None) -> None:
-        if pending_state(journal).kind == "pending":
+        if pending_state(journal).kind == StateKind.PENDING:
             raise JournalError(
                 f"journal {journal.path} holds an unfinished transaction: run 'resume' first"
             )
@@ -295,9 +295,20 @@ class PlanBuilder:
 # ----------------------------------------------------------------- state
 
 
+class StateKind(StrEnum):
+    """What the journal says about the last transaction."""
+
+    IDLE = "idle"  # nothing, or a transaction dropped before its commit
+    UNCOMMITTED = "uncommitted"  # cut before COMMIT: nothing was written, resume drops it
+    PENDING = "pending"  # committed, not done: resume finishes it
+    DONE = "done"
+    ABANDONED = "abandoned"  # resume gave up
+    UNREADABLE = "unreadable"  # the journal could not be read (status only)
+
+
 @dataclass
 class JournalState:
-    kind: str  # idle | uncommitted | pending | done | abandoned
+    kind: StateKind
     plan: Plan | None = None
     next_index: int = 0
     resumes: int = 0
@@ -309,26 +320,26 @@ def pending_state(journal: Journal) -> JournalState:
     """What the journal says about the last transaction."""
     begin = journal.last(RecordType.BEGIN)
     if begin is None:
-        return JournalState("idle")
+        return JournalState(StateKind.IDLE)
     meta = begin.json().get("meta", {})
     after = [r for r in journal.records if r.seq > begin.seq]
     types = {r.type for r in after}
     if RecordType.DONE in types:
-        return JournalState("done", meta=meta)
+        return JournalState(StateKind.DONE, meta=meta)
     if RecordType.ABANDONED in types:
         detail = journal.last(RecordType.ABANDONED).json().get("reason", "")  # type: ignore[union-attr]
-        return JournalState("abandoned", meta=meta, detail=detail)
+        return JournalState(StateKind.ABANDONED, meta=meta, detail=detail)
     if RecordType.ABORT in types:
-        return JournalState("idle", meta=meta)
+        return JournalState(StateKind.IDLE, meta=meta)
     if RecordType.COMMIT not in types:
-        return JournalState("uncommitted", meta=meta)
+        return JournalState(StateKind.UNCOMMITTED, meta=meta)
     plan_rec = journal.last(RecordType.PLAN)
     assert plan_rec is not None and plan_rec.seq > begin.seq
     plan = Plan.decode(plan_rec.payload)
     progress = journal.last(RecordType.PROGRESS)
     next_index = progress.json()["next"] if progress and progress.seq > begin.seq else 0
     resumes = sum(1 for r in after if r.type == RecordType.RESUME)
-    return JournalState("pending", plan, next_index, resumes, meta)
+    return JournalState(StateKind.PENDING, plan, next_index, resumes, meta)
 
 
 # ----------------------------------------------------------------- applying
@@ -481,11 +492,11 @@ def resume(
 ) -> tuple[JournalState, ApplyStats | None]:
     """Finish a committed transaction, drop an uncommitted one; idempotent."""
     state = pending_state(journal)
-    if state.kind == "uncommitted":
+    if state.kind == StateKind.UNCOMMITTED:
         journal.append(RecordType.ABORT, {"reason": "not committed before the interruption"})
         journal.sync()
         return state, None
-    if state.kind != "pending":
+    if state.kind != StateKind.PENDING:
         return state, None
     assert state.plan is not None
     if state.resumes >= max_attempts:
