@@ -73,6 +73,8 @@ def test_configuration_loads_and_selects(path, tmp_path, datastore):
     assert (config["name"] in MACHINES) == (config["name"] == "qemuarm64-scm")
     # In-tree build for the emulated board only, as in the kas files.
     assert ("qcom-scm/in-tree" in ours) == (config["name"] == "qemuarm64-scm")
+    # The real board's kernel, as kas's meta-qcom ci/linux-qcom-next.yml sets it.
+    assert ("qcom-scm/linux-qcom-next" in ours) == (config["name"] == "radxa-dragon-q6a")
 
 
 def fetch_uri(name, remote):
