@@ -29,7 +29,8 @@ sys.path.insert(0, str(HERE))
 from bundle_fixtures import COMPATIBLE, make_keys  # noqa: E402
 
 from scm_fwupdate import imagegen  # noqa: E402
-from scm_fwupdate.bundle import create_bundle, verify_bundle  # noqa: E402
+from scm_fwupdate.bundle import verify_bundle  # noqa: E402
+from scm_fwupdate.packing import create_bundle  # noqa: E402
 
 MiB = 1 << 20
 

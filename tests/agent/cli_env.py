@@ -10,8 +10,8 @@ from pathlib import Path
 from bundle_fixtures import COMPATIBLE, make_keys
 
 from scm_fwupdate import cli, imagegen
-from scm_fwupdate.bundle import create_bundle
 from scm_fwupdate.gpt import Gpt, read_gpt_image
+from scm_fwupdate.packing import create_bundle
 
 
 @cache

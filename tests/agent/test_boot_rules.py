@@ -19,8 +19,8 @@ from cli_env import Env, error_lines, make_env, run
 from scm_fwupdate import events, history, imagegen
 from scm_fwupdate.gpt import activate_slot, read_gpt_image, slot_attributes
 from scm_fwupdate.journal import Journal, RecordType
+from scm_fwupdate.plan import Plan
 from scm_fwupdate.profile import QCS6490_BOOT_IMAGES
-from scm_fwupdate.transaction import Plan
 
 Q6A = "radxa-dragon-q6a"
 
@@ -163,17 +163,9 @@ def test_no_activate_has_no_meaning_under_sets(q6a: Env, capsys) -> None:
 # --------------------------------------------------------------- ab-attributes
 
 
-def abl_rows() -> list:
-    """Every boot image an _a/_b pair, as on ABL boards: one slot switch moves them all."""
-    ab = [(n, s) for n, s in imagegen.COMPACT_PRIMARY_BACKUP if n in QCS6490_BOOT_IMAGES]
-    ab += [(n, s) for n, s in imagegen.COMPACT_AB_PAIRS]
-    data = [(n, s) for n, s in imagegen.COMPACT_PRIMARY_BACKUP if n not in QCS6490_BOOT_IMAGES]
-    return imagegen.layout(data, ab, imagegen.COMPACT_SINGLES)
-
-
 def test_release_on_an_abl_layout_installs_into_the_other_slot(tmp_path: Path, capsys) -> None:
     env = make_env(tmp_path / "env", profile="qcom-abl")
-    env.nor.write_bytes(imagegen.build(rows=abl_rows()).image)
+    env.nor.write_bytes(imagegen.build(rows=imagegen.abl_layout()).image)
     part = {p.name: p.size for p in env.gpt().partitions}
     images = {
         n: imagegen.qcom_image(n, part[f"{n}_a"], 2, "REL-2")

@@ -24,7 +24,7 @@ from bundle_fixtures import (
 )
 
 from scm_fwupdate import keys
-from scm_fwupdate.bundle import BundleReader, bundle_info, create_bundle, verify_bundle
+from scm_fwupdate.bundle import BundleReader, bundle_info, verify_bundle
 from scm_fwupdate.errors import AgentError, BundleError, ConfigError, SignatureError
 from scm_fwupdate.manifest import (
     MAX_MANIFEST_SIZE,
@@ -33,6 +33,7 @@ from scm_fwupdate.manifest import (
     parse_manifest,
     render_manifest,
 )
+from scm_fwupdate.packing import create_bundle
 
 BIG = 200_017  # spans several 64 KiB chunks and ends off a 512-byte boundary
 

@@ -20,11 +20,11 @@ from powercut import CUT_POINTS, Scenario, device, gpt_regions, padded
 
 from scm_fwupdate import gpt as G
 from scm_fwupdate import history, imagegen
-from scm_fwupdate.bundle import create_bundle
 from scm_fwupdate.config import BoardConfig, Config
 from scm_fwupdate.context import Context
 from scm_fwupdate.install import run_install
 from scm_fwupdate.journal import Journal
+from scm_fwupdate.packing import create_bundle
 from scm_fwupdate.resume import run_resume
 from scm_fwupdate.sim import FaultPlan, PowerCut, SimJournal, SimNor
 from scm_fwupdate.transaction import pending_state

@@ -55,7 +55,7 @@ def test_garbage_tail_is_ignored(tmp_path: Path) -> None:
         assert len(j.records) == 3
 
 
-def test_corrupt_record_ends_the_valid_prefix(tmp_path: Path) -> None:
+def test_a_corrupt_record_between_valid_ones_is_damage_kept_not_cut(tmp_path: Path) -> None:
     path = tmp_path / "journal"
     _fill(path)
     raw = bytearray(path.read_bytes())
@@ -63,7 +63,22 @@ def test_corrupt_record_ends_the_valid_prefix(tmp_path: Path) -> None:
     raw[second + HEADER.size + 10] ^= 0x01  # a bit flip inside the DATA payload
     path.write_bytes(bytes(raw))
     with Journal(path) as j:
-        assert [r.type for r in j.records] == [RecordType.BEGIN]
+        # The record after the damage (the commit) still counts (issue 12).
+        assert [r.type for r in j.records] == [RecordType.BEGIN, RecordType.COMMIT]
+        assert [off for off, _n in j.damaged] == [second]
+    assert path.read_bytes() == bytes(raw)  # damage is not truncated away
+
+
+def test_a_corrupt_last_record_is_a_torn_tail_and_cut(tmp_path: Path) -> None:
+    path = tmp_path / "journal"
+    _fill(path)
+    raw = bytearray(path.read_bytes())
+    raw[-3] ^= 0x01  # inside the last record
+    path.write_bytes(bytes(raw))
+    with Journal(path) as j:
+        assert [r.type for r in j.records] == [RecordType.BEGIN, RecordType.DATA]
+        assert not j.damaged
+    assert len(path.read_bytes()) < len(raw)
 
 
 def test_sequence_gap_is_not_accepted(tmp_path: Path) -> None:

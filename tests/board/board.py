@@ -13,7 +13,10 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from firmware import EXIT_BOOT_ONLY, EXIT_BRICKED, EXIT_HUNG, BootLine
 from labgrid import Environment
+
+import firmware
 
 ROOT = Path(__file__).resolve().parents[2]
 KERNEL_ADDR, DTB_ADDR, INITRD_ADDR = 0x40200000, 0x48000000, 0x48200000
@@ -57,23 +60,32 @@ class Board:
         self.shell = self.target.get_driver("ShellDriver", activate=False)
         self.running = False
         self.console_log: list[str] = []
+        self.last_boot: BootLine | None = None
+        self.last_exit: int | None = None
 
     @property
     def emulated(self) -> bool:
         return self.artifacts is not None
 
     # ----------------------------------------------------------- emulated only
-    def new_state_disk(self, files: dict[str, Path] | None = None, size_mib: int = 48) -> None:
+    def new_state_disk(
+        self, files: dict[str, Path] | None = None, size_mib: int = 48, config: str | None = None
+    ) -> None:
         """The persistent /var/lib/scm-fwupdate (journal, history, staged bundles).
 
         ``files`` (name -> host file) land in its ``upload/`` directory:
-        mke2fs populates the file system, no mount needed.
+        mke2fs populates the file system, no mount needed. ``config`` becomes
+        the board's /etc/scm-fwupdate.yaml (board/init copies it), as a
+        product image would ship its own.
         """
         staging = self.workdir / "state-staging"
         shutil.rmtree(staging, ignore_errors=True)
         (staging / "upload").mkdir(parents=True)
         for name, src in (files or {}).items():
             shutil.copy(src, staging / "upload" / name)
+        if config is not None:
+            (staging / "etc").mkdir()
+            (staging / "etc" / "scm-fwupdate.yaml").write_text(config)
         self.state.unlink(missing_ok=True)
         subprocess.run(["truncate", "-s", f"{size_mib}M", str(self.state)], check=True)
         subprocess.run(
@@ -118,27 +130,33 @@ class Board:
         ]
         return shlex.join(args)
 
-    def _boot_slot(self) -> str | None:
-        from scm_fwupdate import gpt as G
-        from scm_fwupdate.errors import GptError
-
-        nor = self.nor.read_bytes()
-        try:
-            return G.boot_slot(G.read_gpt(lambda o, n: nor[o : o + n], len(nor)))
-        except GptError:
-            return None
+    def firmware_only(self, fw: dict[str, str] | None = None, timeout: float = 120) -> BootLine:
+        """A power-on that stops after the boot chain decided (boot_only=1): fast retries."""
+        assert self.artifacts is not None
+        cmd = [str(ROOT / "tz-emulator/run-qemu"), "--kernel", str(self.artifacts.kernel)]
+        cmd += ["--dtb", str(self.artifacts.dtb), "--nor", str(self.nor), "--firmware"]
+        cmd += [str(self.artifacts.firmware), "--serial", "stdio", "--timeout", str(int(timeout))]
+        for k, v in {"boot_only": "1", **(fw or {})}.items():
+            cmd += ["--set", f"{k}={v}"]
+        run = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+        line = firmware.last(run.stdout)
+        self.last_exit = run.returncode
+        assert run.returncode in (EXIT_BOOT_ONLY, EXIT_BRICKED, EXIT_HUNG), run.stdout[-2000:]
+        return line
 
     # ------------------------------------------------------------------ common
-    def boot(self, cmdline: str = "", fw: dict[str, str] | None = None) -> None:
-        """Power on and wait for the shell; ``fw`` are tz-emulator settings."""
+    def boot(self, cmdline: str = "", fw: dict[str, str] | None = None) -> BootLine | None:
+        """Power on and wait for the shell; ``fw`` are tz-emulator settings.
+
+        On the emulated board, returns what the boot chain said. When it does
+        not boot Linux (bricked, hung) QEMU ends by itself: ``running`` stays
+        False and the caller judges the line.
+        """
         if self.running:
             self.power_cut()
         if self.emulated:
-            # Like Qualcomm's ABL, tell Linux which slot it was booted from.
-            slot = self._boot_slot()
-            if slot:
-                cmdline = f"{cmdline} androidboot.slot_suffix=_{slot}".strip()
-            # QEMUDriver builds its command line when activated.
+            # QEMUDriver builds its command line when activated. The firmware
+            # tells Linux the set or slot it booted (the board harness does not).
             self.target.deactivate(self.power)
             self.power.extra_args = self._qemu_args(
                 f"{DEFAULT_CMDLINE} {cmdline}".strip(), fw or {}
@@ -146,7 +164,21 @@ class Board:
         self.target.activate(self.power)
         self.power.on()
         self.running = True
+        self.last_boot = self._boot_line() if self.emulated else None
+        if self.last_boot is not None and not self.last_boot.booted:
+            child = self.power._child
+            self.last_exit = child.wait(timeout=60) if child is not None else None
+            self.power_cut()
+            return self.last_boot
         self.target.activate(self.shell)
+        return self.last_boot
+
+    def _boot_line(self) -> BootLine:
+        """Read the console up to the chain's final decision (a reset loops before it)."""
+        _i, before, match, _a = self.power.expect(
+            r"boot: [^\r\n]*result=(boot|bricked|hang)[^\r\n]*\r?\n", timeout=180
+        )
+        return firmware.last(before.decode(errors="replace") + match.group(0).decode())
 
     def run(self, cmd: str, timeout: float = 120) -> tuple[str, int]:
         out, _err, rc = self.shell.run(cmd, timeout=timeout)

@@ -1,107 +1,117 @@
-"""Host side of the booted update tests: bundles signed with the layer's
-development key, and the expected NOR content computed by the agent's own
-engine on a simulated copy (then checked independently by the tests)."""
+"""Host side of the booted update tests: NOR images and signed release bundles.
+
+The versions each image carries are known here by construction (imagegen
+writes ``<image>.<version>``); after a cut, the emulated firmware says which
+version of every image it loads, and the tests compare the two. Nothing here
+asks the agent what boots.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from scm_fwupdate import gpt as G
+from oracle.gpt import read_gpt_bytes
+
+from firmware import BootLine
 from scm_fwupdate import imagegen
+from scm_fwupdate.profile import QCS6490_BOOT_IMAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_KEY = ROOT / "meta-qcom-scm/files/dev-keys/DEVELOPMENT-ONLY-ed25519.pem"
 COMPATIBLE = "qemuarm64-scm"
-AB_TARGETS = ("dtb", "uefisecapp")
+CHANGED = ("XBL_SC", "TZ", "UEFI", "dtb")  # the images a release changes; the rest re-stamped
+ABL_CONFIG = "board:\n  profile: qcom-abl\n"
+
+
+def make_nor(layout: str = "q6a", compact: bool = True) -> imagegen.Board:
+    """Release REL-1, version 1 in every copy; ``abl``: every boot image an _a/_b pair."""
+    if layout == "abl":
+        return imagegen.build(rows=imagegen.abl_layout(compact))
+    return imagegen.build(rows=imagegen.compact_layout() if compact else None)
+
+
+def sizes(board: imagegen.Board) -> dict[str, int]:
+    return {
+        p.name.removesuffix("_BACKUP").removesuffix("_a").removesuffix("_b"): p.size
+        for p in board.gpt.partitions
+    }
 
 
 @dataclass(frozen=True)
-class Update:
+class Release:
     bundle: Path
-    original: bytes
-    images: dict[str, bytes]  # target -> new firmware
+    version: int
+    release: str
+    images: dict[str, bytes]
 
-    def slot_image(self, nor: bytes, target: str, slot: str) -> bytes:
-        p = G.read_gpt(lambda o, n: nor[o : o + n], len(nor)).find(f"{target}_{slot}")
-        return nor[p.offset : p.offset + len(self.images[target])]
+    @property
+    def versions(self) -> dict[str, str]:
+        return {name: f"{name}.{self.version}" for name in self.images}
 
 
-def make_update(workdir: Path, version: str = "2", targets: tuple[str, ...] = AB_TARGETS) -> Update:
-    board = imagegen.build()
-    images = {}
+def first_release(board: imagegen.Board) -> Release:
+    """What make_nor put in every copy (no bundle)."""
+    size = sizes(board)
+    images = {n: imagegen.qcom_image(n, size[n], 1) for n in QCS6490_BOOT_IMAGES}
+    return Release(Path(), 1, imagegen.DEFAULT_RELEASE, images)
+
+
+def make_release(
+    workdir: Path,
+    board: imagegen.Board,
+    version: int,
+    release: str | None = None,
+    changed: tuple[str, ...] = CHANGED,
+    targets: tuple[str, ...] = QCS6490_BOOT_IMAGES,
+    corrupt: str | None = None,
+) -> Release:
+    """A signed bundle of a new release: ``changed`` images get new code, the rest re-stamped."""
+    release = release or f"REL-{version}"
+    size = sizes(board)
+    images = {
+        n: imagegen.qcom_image(n, size[n], version, release, changed=0.1 if n in changed else 0.0)
+        for n in targets
+    }
     args = []
-    for t in targets:
-        part = board.gpt.find(f"{t}_a")
-        data = imagegen.firmware(t, part.size, int(version))
-        path = workdir / f"{t}-v{version}.bin"
-        path.write_bytes(data)
-        images[t] = data
-        args += ["--image", f"{t}={path}"]
-    bundle = workdir / f"fw-v{version}.bundle"
+    for name, data in images.items():
+        path = workdir / f"{name}-v{version}.bin"
+        path.write_bytes(imagegen.corrupt(data, corrupt) if corrupt and name == targets[0] else data)
+        args += ["--image", f"{name}={path}"]
+    bundle = workdir / f"fw-v{version}{'-' + corrupt if corrupt else ''}.bundle"
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scm_fwupdate",
-            "bundle",
-            "create",
-            "--key",
-            str(DEV_KEY),
-            "--compatible",
-            COMPATIBLE,
-            "--version",
-            version,
-            *args,
-            "--output",
-            str(bundle),
-        ],
+        [sys.executable, "-m", "scm_fwupdate", "bundle", "create", "--key", str(DEV_KEY)]
+        + ["--compatible", COMPATIBLE, "--version", str(version), *args, "--output", str(bundle)],
         check=True,
         env={"PYTHONPATH": str(ROOT / "agent" / "src")},
     )
-    return Update(bundle, board.image, images)
+    return Release(bundle, version, release, images)
 
 
-def digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def whole(line: BootLine, old: Release, new: Release) -> str:
+    """The chain loads every image at one version: the old release or the new. Which."""
+    assert line.booted, f"not booted: {line}"
+    loaded = line.versions()
+    for label, rel in (("old", old), ("new", new)):
+        if all(loaded.get(n) == v for n, v in rel.versions.items()):
+            return label
+    raise AssertionError(f"the chain loads a mixed set: {loaded}\n{line}")
 
 
-def check_boot_view(nor: bytes, update: Update) -> str:
-    """What the boot chain would load after a cut: old or new, whole. Returns which."""
-    table = G.read_gpt(lambda o, n: nor[o : o + n], len(nor))  # one consistent GPT
-    slot = G.boot_slot(table)
-    assert slot in ("a", "b"), f"boot chain finds no bootable slot ({slot})"
-    old_table = G.read_gpt(lambda o, n: update.original[o : o + n], len(update.original))
-    for target, new in update.images.items():
-        content = update.slot_image(nor, target, slot)
-        p = old_table.find(f"{target}_a")
-        old = update.original[p.offset : p.offset + len(new)]
-        want = old if slot == "a" else new
-        assert content == want, (
-            f"slot {slot} of {target} is not the whole {'old' if slot == 'a' else 'new'} image"
-        )
-    # a slot the boot chain may fall back to must be whole too
-    for s in "ab":
-        p = table.find(f"{AB_TARGETS[0]}_{s}")
-        if s != slot and not p.unbootable and (p.successful or p.retry > 0):
-            for target, new in update.images.items():
-                content = update.slot_image(nor, target, s)
-                q = old_table.find(f"{target}_a")
-                assert content in (update.original[q.offset : q.offset + len(new)], new)
-    return "old" if slot == "a" else "new"
-
-
-def outside_unchanged(nor: bytes, original: bytes) -> None:
-    """Only the _b partitions and the GPT blocks may differ from the original."""
-    table = G.read_gpt(lambda o, n: original[o : o + n], len(original))
-    allowed = [(p.offset, p.size) for p in table.partitions if p.name.endswith("_b")]
-    for copy in table.copies():
-        for off, data in copy:
-            allowed.append((off - off % 4096, -(-(off % 4096 + len(data)) // 4096) * 4096))
-    allowed.sort()
+def outside_unchanged(
+    nor: bytes, original: bytes, may_change: set[str], gpt_too: bool = False
+) -> None:
+    """Only the named partitions (and with ``gpt_too`` the GPT around them) may differ."""
+    table = read_gpt_bytes(original)
+    assert table is not None
+    parts = table.partitions.values()
+    allowed = sorted((p.offset, p.size) for n, p in table.partitions.items() if n in may_change)
+    if gpt_too:
+        start = min(p.offset for p in parts)
+        end = max(p.offset + p.size for p in parts)
+        allowed = sorted([*allowed, (0, start), (end, len(original) - end)])
     pos = 0
     for off, size in [*allowed, (len(original), 0)]:
         if off > pos:

@@ -19,6 +19,9 @@ EXIT_SYSTEM_RESET = 81
 EXIT_PANIC = 82
 EXIT_CONFIG_ERROR = 83
 EXIT_POWER_CUT = 84
+EXIT_BRICKED = 85  # boot chain (docs/boot-chain.md)
+EXIT_HUNG = 86
+EXIT_BOOT_ONLY = 87
 
 # Storage status codes (result[0] of the storage SCM call).
 ST_SUCCESS = 0
@@ -69,8 +72,17 @@ def tz_build() -> Path:
 def run_payload(tz_build, tmp_path):
     """Run the bare-metal SCM test payload; returns a parsed Run."""
 
-    def _run(nor: Path, *sets: str, el2: bool = False, conf: Path | None = None) -> Run:
+    def _run(
+        nor: Path,
+        *sets: str,
+        el2: bool = False,
+        conf: Path | None = None,
+        boot_rule: str | None = "none",
+    ) -> Run:
+        # The payload tests use NORs without a GPT: no boot chain unless asked.
         cmd = [str(RUN_QEMU), "--kernel", str(PAYLOAD), "--nor", str(nor), "--timeout", "60"]
+        if boot_rule:
+            cmd += ["--set", f"boot_rule={boot_rule}"]
         for s in sets:
             cmd += ["--set", s]
         if el2:
@@ -82,6 +94,23 @@ def run_payload(tz_build, tmp_path):
         return parse(p.returncode, out)
 
     return _run
+
+
+@pytest.fixture(scope="session")
+def boot_files(tz_build) -> dict[str, str]:
+    """Debian's arm64 kernel and a busybox initramfs (scripts/debian-arm64-boot),
+    or $TZ_KERNEL / $TZ_INITRD."""
+    p = subprocess.run(
+        [str(TZ / "scripts" / "debian-arm64-boot")],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    files = dict(ln.split("=", 1) for ln in p.stdout.splitlines() if "=" in ln)
+    files["IMAGE"] = os.environ.get("TZ_KERNEL", files["IMAGE"])
+    files["INITRD"] = os.environ.get("TZ_INITRD", files["INITRD"])
+    return files
 
 
 def cache_dir() -> Path:

@@ -309,6 +309,7 @@ def test_compressed_kernel_formats(tz_build, tmp_path, fmt):
     kernel.write_bytes(packed)
     nor = make_image(tmp_path / "nor.img")
     cmd = [str(RUN_QEMU), "--kernel", str(kernel), "--nor", str(nor), "--timeout", "60"]
+    cmd += ["--set", "boot_rule=none"]
     p = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     r = parse(p.returncode, p.stdout + p.stderr)
     assert r.rc == EXIT_SYSTEM_OFF, r.out
@@ -327,6 +328,7 @@ def test_sigkill_is_a_power_cut(tz_build, tmp_path, acked):
     every WRITE the payload saw acknowledged must be in the image."""
     nor = make_image(tmp_path / "nor.img")
     cmd = [str(RUN_QEMU), "--kernel", str(PAYLOAD), "--nor", str(nor), "--timeout", "60"]
+    cmd += ["--set", "boot_rule=none"]
     cmd += ["--", "-device", "loader,addr=0x40700000,data=0x53545245,data-len=4"]
     p = subprocess.Popen(
         cmd, cwd=tmp_path, stdout=subprocess.PIPE, text=True, start_new_session=True
@@ -360,7 +362,9 @@ def test_sigkill_is_a_power_cut(tz_build, tmp_path, acked):
 
 def test_default_config_file(tz_build, tmp_path):
     """Without semihosting arguments the firmware reads ./tz-emulator.conf."""
-    (tmp_path / "tz-emulator.conf").write_text("nor=plain.img\nwrite_mode=overwrite\n")
+    (tmp_path / "tz-emulator.conf").write_text(
+        "nor=plain.img\nwrite_mode=overwrite\nboot_rule=none\n"
+    )
     cmd = ["qemu-system-aarch64", "-machine", "virt,secure=on", "-cpu", "cortex-a57"]
     cmd += ["-m", "1024", "-display", "none", "-monitor", "none", "-nic", "none"]
     cmd += ["-serial", "stdio", "-bios", str(tz_build / "tz-emulator.bin")]

@@ -129,7 +129,7 @@ def boot(initrd, tmp_path_factory):
             subprocess.run(["fdtput", "-d", str(dtb), "/firmware/scmi", "shmem"], check=True)
         cmd = [str(RUN_QEMU), "--kernel", str(KERNEL), "--initrd", initrd, "--dtb", str(dtb)]
         cmd += ["--nor", str(d / "nor.img"), "--fw-log", str(d / "fw.log")]
-        cmd += ["--append", APPEND, "--timeout", "180"]
+        cmd += ["--append", APPEND, "--timeout", "180", "--set", "boot_rule=none"]
         for s in sets:
             cmd += ["--set", s]
         p = subprocess.run(cmd, cwd=d, capture_output=True, text=True, timeout=300)

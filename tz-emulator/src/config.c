@@ -42,6 +42,7 @@ static void config_defaults(void)
 	cfg.kernel_addr = DEFAULT_KERNEL_ADDR;
 	cfg.dtb_addr = DEFAULT_DTB_ADDR;
 	cfg.log_level = 1;
+	cfg.boot_rule = BC_RULE_SETS;	/* the Q6A's most likely behaviour */
 }
 
 static bool set_bool(const char *v, bool *out)
@@ -119,6 +120,10 @@ static bool config_set(char *kv)
 		return set_bool(v, &cfg.fail_writes);
 	if (!strcmp(kv, "read_only"))
 		return set_bool(v, &cfg.read_only);
+	if (!strcmp(kv, "boot_rule"))
+		return bc_rule_parse(v, &cfg.boot_rule);
+	if (!strcmp(kv, "boot_only"))
+		return set_bool(v, &cfg.boot_only);
 	if (!strcmp(kv, "log_uart")) {
 		if (!strcmp(v, "secure"))
 			cfg.log_secure_uart = true;

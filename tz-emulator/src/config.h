@@ -2,6 +2,7 @@
 #ifndef CONFIG_H
 #define CONFIG_H
 
+#include "bootchain.h"
 #include "types.h"
 
 enum write_mode {
@@ -15,6 +16,9 @@ enum write_mode {
 #define EXIT_PANIC		82	/* unexpected exception at EL3 */
 #define EXIT_CONFIG_ERROR	83	/* bad config or NOR image */
 #define EXIT_POWER_CUT		84	/* power_cut_nth knob fired */
+#define EXIT_BRICKED		85	/* boot chain: nothing bootable */
+#define EXIT_HUNG		86	/* boot chain: mixed releases, watchdog reset */
+#define EXIT_BOOT_ONLY		87	/* boot_only=1: decided, Linux not entered */
 
 struct tz_config {
 	char nor_path[256];
@@ -41,6 +45,8 @@ struct tz_config {
 	bool el2_getinfo_ok;	/* at EL2, answer GET_INFO anyway */
 	uint64_t kernel_addr;
 	uint64_t dtb_addr;
+	enum bc_rule boot_rule;	/* docs/boot-chain.md */
+	bool boot_only;		/* stop after the chain's decision */
 	unsigned int log_level;
 	bool log_secure_uart;
 };

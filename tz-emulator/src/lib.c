@@ -22,6 +22,19 @@ void *memset(void *dst, int c, size_t n)
 	return dst;
 }
 
+/* Overlapping copies: the DTB grows in place (fdt.c). */
+void *memmove(void *dst, const void *src, size_t n)
+{
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+
+	if (d <= s || d >= s + n)
+		return memcpy(dst, src, n);
+	while (n--)
+		d[n] = s[n];
+	return dst;
+}
+
 int memcmp(const void *a, const void *b, size_t n)
 {
 	const uint8_t *x = a, *y = b;

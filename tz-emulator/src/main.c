@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * Cold boot at EL3: read the configuration, open the NOR image, hand the
+ * Cold boot at EL3: read the configuration, open the NOR image, run the
+ * boot chain (which may end the run: bricked, hung, boot_only), hand the
  * GIC to the normal world and enter the kernel that the harness has
  * already loaded (-device loader) with x0 = DTB.
  */
 #include "board.h"
+#include "boot.h"
 #include "config.h"
 #include "optee.h"
 #include "semihost.h"
@@ -75,6 +77,7 @@ void tz_main(void)
 	       cfg.read_only ? ", read-only" : "");
 	if (!cfg.block_size || !cfg.total_blocks || !store_open())
 		sh_exit(EXIT_CONFIG_ERROR);
+	boot_chain();
 	gic_init();
 
 	if (cfg.el2) {

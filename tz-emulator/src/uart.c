@@ -34,6 +34,17 @@ void uart_puts(const char *s)
 		uart_putc(*s++);
 }
 
+void console_puts(const char *s)
+{
+	uintptr_t log_base = uart_base;
+
+	uart_base = UART0_BASE;
+	uart_puts(s);
+	uart_base = log_base;
+	if (log_base != UART0_BASE)
+		uart_puts(s);
+}
+
 static void put_num(uint64_t v, unsigned int base, int width, bool neg)
 {
 	char buf[24];

@@ -8,19 +8,32 @@ own, never with this module.
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from . import mbn
-from .errors import ImageError, PolicyError
+from .errors import BundleError, ImageError, PolicyError
+from .flash import Flash
 from .gpt import Gpt
 from .mbn import ImageInfo
 from .profile import BootRule, Copies, Profile, copies
 
 Reader = Callable[[int, int], bytes]
+
+
+class ImageSource(Protocol):
+    """A bundle image: ``size`` bytes at ``offset`` of the file ``path``."""
+
+    target: str
+    path: Path
+    offset: int
+    size: int
+
 
 SET_A, SET_B = "A", "B"
 
@@ -227,3 +240,51 @@ def selection_unit(c: Copies, rule: BootRule) -> str:
     if rule == BootRule.AB_ATTRIBUTES and c.ab_pair:
         return "the A/B slot"
     return c.image
+
+
+def check_boot_images(
+    flash: Flash,
+    gpt: Gpt,
+    rule: BootRule,
+    profile: Profile,
+    specs: Sequence[ImageSource],
+    slot: str | None,
+) -> str:
+    """Every image for a boot partition checked as the chain checks it; returns the release.
+
+    Refuses (ImageError) an empty, non-ELF or damaged image, and a bundle whose
+    boot images would sit next to another release's; refuses (PolicyError) a
+    release change the chain would see half done after a cut.
+    """
+    boot = {c.image: c for c in boot_copies(gpt, profile)}
+    new = {}
+    for spec in specs:
+        if spec.target not in boot:
+            continue
+        for name in (boot[spec.target].a, boot[spec.target].b):
+            p = gpt.find(name)
+            if spec.size > p.size:  # a size mistake says so, not "would not boot"
+                raise PolicyError(
+                    f"image for '{spec.target}' ({spec.size} bytes) is larger than "
+                    f"partition '{p.name}' ({p.size} bytes)"
+                )
+        try:
+            with open(spec.path, "rb") as f:
+                fd = f.fileno()
+                new[spec.target] = check_image(
+                    spec.target,
+                    lambda o, n, fd=fd, base=spec.offset: os.pread(fd, n, base + o),
+                    spec.size,
+                )
+        except OSError as e:
+            raise BundleError(f"{spec.path}: cannot read: {e.strerror}") from None
+    if not new:
+        return ""
+    current = {
+        name: c.info.release if c.info else "not bootable now"
+        for name, c in booted_copies(flash.read, gpt, profile, rule, slot).items()
+    }
+    units = {
+        selection_unit(boot[t], rule) for t, info in new.items() if current.get(t) != info.release
+    }
+    return check_release(new, current, rule, units)

@@ -25,34 +25,24 @@ uid/gid 0, no user/group names, mode 0644, Ed25519 signatures are deterministic)
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-import tarfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from . import keys as keys_mod
-from .config import key_name
 from .errors import AgentError, BundleError, SignatureError
 from .manifest import (
-    FILE_NAME,
-    MANIFEST_FORMAT,
     MANIFEST_NAME,
     MAX_MANIFEST_SIZE,
     SIGNATURE_NAME,
     ImageEntry,
     Manifest,
     parse_manifest,
-    render_manifest,
 )
+from .ustar import BLOCK, CHUNK_SIZE, END_PADDING, Header, Source, read_header
 
 MAX_SIGNATURE_SIZE = 4096
-CHUNK_SIZE = 64 * 1024
-BLOCK = tarfile.BLOCKSIZE
-# tar writers end with two zero blocks and pad to a 20-block record.
-END_PADDING = tarfile.RECORDSIZE
 
 
 def archive_size(manifest: Manifest, manifest_size: int, signature_size: int) -> int:
@@ -66,239 +56,7 @@ _RESERVED = (MANIFEST_NAME, SIGNATURE_NAME)
 Keyring = Path | str | Sequence[keys_mod.PublicKey]
 
 
-# --------------------------------------------------------------------------- creation
-
-
-def _hash_file(path: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK_SIZE):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
-
-
-class _HashingReader:
-    def __init__(self, f: BinaryIO) -> None:
-        self.f = f
-        self.digest = hashlib.sha256()
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.f.read(n)
-        self.digest.update(data)
-        return data
-
-
-def _member(name: str, size: int) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.size = size
-    info.mtime = 0
-    info.mode = 0o644
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    info.type = tarfile.REGTYPE
-    return info
-
-
-def create_bundle(
-    output: Path,
-    manifest_fields: dict[str, Any],
-    images: Sequence[tuple[str, Path] | tuple[str, Path, str | None]],
-    private_key: Path,
-) -> Manifest:
-    """Write a signed bundle; returns its manifest.
-
-    manifest_fields: compatible, version, and optionally description and created.
-    images: (target, file) or (target, file, image_version), in install order; the
-    member name is the file's base name. The output is written to a temporary file
-    next to it and renamed into place.
-    """
-    allowed = ("compatible", "version", "description", "created")
-    for k in manifest_fields:
-        if k not in allowed:
-            raise BundleError(f"unknown manifest field {key_name(k)} (allowed: {allowed})")
-    key = keys_mod.load_private_key(private_key)
-    document: dict[str, Any] = {"format": MANIFEST_FORMAT}
-    document.update({k: manifest_fields[k] for k in allowed if k in manifest_fields})
-    entries: list[dict[str, Any]] = []
-    sources: list[Path] = []
-    for spec in images:
-        target, path = spec[0], Path(spec[1])
-        version = spec[2] if len(spec) > 2 else None
-        try:
-            size, sha256 = _hash_file(path)
-        except OSError as exc:
-            raise BundleError(f"{path}: cannot read image: {exc.strerror or exc}") from exc
-        entry: dict[str, Any] = {"target": target, "file": path.name, "size": size}
-        entry["sha256"] = sha256
-        if version is not None:
-            entry["version"] = version
-        entries.append(entry)
-        sources.append(path)
-    document["images"] = entries
-    raw = render_manifest(document)
-    manifest = parse_manifest(raw)  # what we write, we must accept
-    signature = keys_mod.sign(key, raw)
-
-    output = Path(output)
-    tmp = output.with_name(output.name + ".tmp")
-    try:
-        with tmp.open("wb") as out:
-            with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-                tar.addfile(_member(MANIFEST_NAME, len(raw)), io.BytesIO(raw))
-                tar.addfile(_member(SIGNATURE_NAME, len(signature)), io.BytesIO(signature))
-                for entry_, path in zip(manifest.images, sources, strict=True):
-                    with path.open("rb") as f:
-                        reader = _HashingReader(f)
-                        tar.addfile(_member(entry_.file, entry_.size), reader)
-                    if reader.digest.hexdigest() != entry_.sha256:
-                        raise BundleError(f"{path}: image changed while the bundle was written")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, output)
-    except OSError as exc:
-        raise BundleError(f"{output}: cannot write bundle: {exc.strerror or exc}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-    return manifest
-
-
 # --------------------------------------------------------------------------- reading
-
-
-class _Source:
-    """A binary stream with position tracking and exact reads."""
-
-    def __init__(self, stream: BinaryIO, owned: bool) -> None:
-        self.stream = stream
-        self.owned = owned
-        try:
-            self.seekable = bool(stream.seekable())
-            self.base = stream.tell() if self.seekable else 0
-        except (OSError, ValueError, AttributeError):
-            self.seekable, self.base = False, 0
-        self.pos = 0  # relative to base
-
-    def read_exact(self, n: int, what: str) -> bytes:
-        parts: list[bytes] = []
-        want = n
-        while want > 0:
-            try:
-                chunk = self.stream.read(want)
-            except OSError as exc:
-                raise BundleError(f"cannot read bundle: {exc.strerror or exc}") from exc
-            if not chunk:
-                raise BundleError(
-                    f"truncated bundle: end of file in {what} at offset {self.base + self.pos}"
-                )
-            parts.append(chunk)
-            self.pos += len(chunk)
-            want -= len(chunk)
-        return b"".join(parts)
-
-    def read_block(self) -> bytes | None:
-        """A 512-byte header block, or None at a clean end of file."""
-        try:
-            first = self.stream.read(BLOCK)
-        except OSError as exc:
-            raise BundleError(f"cannot read bundle: {exc.strerror or exc}") from exc
-        if not first:
-            return None
-        self.pos += len(first)
-        if len(first) < BLOCK:
-            return first + self.read_exact(BLOCK - len(first), "a member header")
-        return first
-
-    def read_upto(self, n: int) -> bytes:
-        """Up to n bytes, fewer only at the end of the file."""
-        parts: list[bytes] = []
-        while n > 0:
-            try:
-                chunk = self.stream.read(n)
-            except OSError as exc:
-                raise BundleError(f"cannot read bundle: {exc.strerror or exc}") from exc
-            if not chunk:
-                break
-            parts.append(chunk)
-            self.pos += len(chunk)
-            n -= len(chunk)
-        return b"".join(parts)
-
-    def skip(self, n: int, what: str) -> None:
-        if self.seekable:
-            self.seek(self.pos + n)
-            return
-        while n > 0:
-            n -= len(self.read_exact(min(n, CHUNK_SIZE), what))
-
-    def seek(self, pos: int) -> None:
-        if pos != self.pos:
-            try:
-                self.stream.seek(self.base + pos)
-            except OSError as exc:
-                raise BundleError(f"cannot seek in bundle: {exc.strerror or exc}") from exc
-            self.pos = pos
-
-    def close(self) -> None:
-        if self.owned:
-            self.stream.close()
-
-
-@dataclass(frozen=True)
-class _Header:
-    name: str
-    size: int
-    offset: int  # header offset, relative to the source's base
-    data_offset: int
-
-
-_TYPE_NAMES = {
-    tarfile.SYMTYPE: "symlink",
-    tarfile.LNKTYPE: "hardlink",
-    tarfile.DIRTYPE: "directory",
-    tarfile.CHRTYPE: "character device",
-    tarfile.BLKTYPE: "block device",
-    tarfile.FIFOTYPE: "fifo",
-    tarfile.CONTTYPE: "contiguous file",
-    tarfile.XHDTYPE: "PAX extended header",
-    tarfile.XGLTYPE: "PAX global header",
-    tarfile.SOLARIS_XHDTYPE: "Solaris extended header",
-    tarfile.GNUTYPE_LONGNAME: "GNU long name",
-    tarfile.GNUTYPE_LONGLINK: "GNU long link",
-    tarfile.GNUTYPE_SPARSE: "GNU sparse file",
-}
-
-
-def _read_header(src: _Source) -> _Header | None:
-    """The next member header, checked to be a safe regular file; None at the end marker."""
-    offset = src.pos
-    where = src.base + offset
-    buf = src.read_block()
-    if buf is None:
-        raise BundleError(f"truncated bundle: end of file at offset {where}, expected a member")
-    if buf.count(0) == BLOCK:
-        return None
-    if buf[257:263] != b"ustar\x00":
-        raise BundleError(f"not a POSIX ustar archive: bad header magic at offset {where}")
-    try:
-        info = tarfile.TarInfo.frombuf(buf, "utf-8", "surrogateescape")
-    except (tarfile.HeaderError, ValueError, UnicodeError) as exc:
-        raise BundleError(f"corrupt member header at offset {where}: {exc}") from None
-    name = info.name
-    shown = key_name(name)
-    parts = name.split("/")
-    if name.startswith("/") or ".." in parts:
-        raise BundleError(f"unsafe member name {shown!r} at offset {where}: absolute or with '..'")
-    if info.type not in (tarfile.REGTYPE, tarfile.AREGTYPE):
-        kind = _TYPE_NAMES.get(info.type)
-        raise BundleError(
-            f"member {shown!r} is a {kind or f'type {info.type!r}'} entry: only regular files"
-            " are allowed"
-        )
-    if not FILE_NAME.fullmatch(name):
-        raise BundleError(f"unsafe member name {shown!r} at offset {where}: expected a plain name")
-    return _Header(name, info.size, offset, offset + BLOCK)
 
 
 class ImageStream:
@@ -309,7 +67,7 @@ class ImageStream:
     sees the last bytes of a corrupt image without an error.
     """
 
-    def __init__(self, src: _Source, entry: ImageEntry, data_offset: int) -> None:
+    def __init__(self, src: Source, entry: ImageEntry, data_offset: int) -> None:
         self._src = src
         self.entry = entry
         self.offset = src.base + data_offset
@@ -371,8 +129,8 @@ class BundleReader:
         self.signer: str | None = None  # fingerprint of the key that verified the manifest
         self.signature_error: str | None = None  # only for open(verify=False)
         self.max_size = 0  # bytes a well-formed bundle with this manifest has at most
-        self._src: _Source
-        self._index: dict[str, _Header] = {}
+        self._src: Source
+        self._index: dict[str, Header] = {}
         self._images_start = 0
         self._streamed = False
 
@@ -391,9 +149,9 @@ class BundleReader:
                 stream: BinaryIO = open(source, "rb")  # noqa: SIM115 - closed by close()
             except OSError as exc:
                 raise BundleError(f"{source}: cannot open bundle: {exc.strerror or exc}") from exc
-            reader._src = _Source(stream, owned=True)
+            reader._src = Source(stream, owned=True)
         else:
-            reader._src = _Source(source, owned=False)
+            reader._src = Source(source, owned=False)
         try:
             reader._open(keyring, _verify)
         except BaseException:
@@ -403,7 +161,7 @@ class BundleReader:
 
     def _open(self, keyring: Keyring | None, verify: bool) -> None:
         src = self._src
-        first = _read_header(src)
+        first = read_header(src)
         if first is None:
             raise BundleError("not a bundle: the archive is empty")
         if first.name != MANIFEST_NAME:
@@ -412,7 +170,7 @@ class BundleReader:
             raise BundleError(f"manifest larger than {MAX_MANIFEST_SIZE} bytes ({first.size})")
         raw = src.read_exact(first.size, MANIFEST_NAME)
         src.skip(-first.size % BLOCK, MANIFEST_NAME)
-        second = _read_header(src)
+        second = read_header(src)
         if second is None or second.name != SIGNATURE_NAME:
             found = "the end of the archive" if second is None else repr(second.name)
             raise SignatureError(
@@ -436,7 +194,7 @@ class BundleReader:
         if src.seekable:
             self._build_index()
 
-    def _check_sequence(self, header: _Header | None, index: int, seen: set[str]) -> None:
+    def _check_sequence(self, header: Header | None, index: int, seen: set[str]) -> None:
         images = self.manifest.images
         if header is None:
             if index < len(images):
@@ -461,7 +219,7 @@ class BundleReader:
             )
         seen.add(header.name)
 
-    def _members(self) -> Iterator[tuple[ImageEntry, _Header]]:
+    def _members(self) -> Iterator[tuple[ImageEntry, Header]]:
         """The image members in manifest order, each header checked; ends at the end marker.
 
         The one walk over the archive: after each yield it moves past the
@@ -470,7 +228,7 @@ class BundleReader:
         src = self._src
         seen: set[str] = set()
         for i in range(len(self.manifest.images) + 1):
-            header = _read_header(src)
+            header = read_header(src)
             self._check_sequence(header, i, seen)
             if header is None:
                 self._check_end()
@@ -595,6 +353,5 @@ __all__ = [
     "ImageStream",
     "SignatureError",
     "bundle_info",
-    "create_bundle",
     "verify_bundle",
 ]

@@ -15,19 +15,16 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import __version__, events, history, keys
+from . import __version__, events, keys, status
 from .backup import run_backup
-from .bootset import BootReport, SetState, evaluate
-from .bundle import bundle_info, create_bundle, verify_bundle
+from .bundle import bundle_info, verify_bundle
 from .config import Backend, Config, load_config
 from .context import (
     Context,
     Interrupted,
-    has_journal,
     make_context,
     rebase_state_dir,
     require_idle,
@@ -37,12 +34,10 @@ from .gpt import read_gpt, slot_pairs
 from .inbox import run_inbox
 from .install import run_install
 from .lock import InstanceLock
-from .profile import BootRule
+from .packing import create_bundle
 from .progress import MODES, Progress
-from .resume import detect_fallback, run_resume
+from .resume import run_resume
 from .slots import booted_slot
-from .slots import status as slot_status
-from .transaction import JournalState, StateKind, pending_state
 from .verify import run_verify
 
 PROG = "scm-fwupdate"
@@ -106,7 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-downgrade", action="store_true")
     p = cmd("install-inbox", "install every bundle in the inbox (systemd path unit)")
     p.add_argument("--allow-downgrade", action="store_true")
-    cmd("resume", "finish an interrupted update (run at boot)")
+    p = cmd("resume", "finish an interrupted update (run at boot)")
+    p.add_argument(
+        "--set-aside",
+        action="store_true",
+        help="rename a damaged journal (kept for inspection) so that installs can start again",
+    )
     p = cmd("mark-good", "mark the booted slot (or SLOT) good")
     p.add_argument("slot", nargs="?")
     p = cmd("mark-bad", "mark the booted slot (or SLOT) bad")
@@ -179,119 +179,13 @@ def _json(data: Any) -> None:
 # --------------------------------------------------------------------------- commands
 
 
-def _set_view(state: SetState) -> dict[str, Any]:
-    return {
-        "bootable": state.bootable,
-        "release": next(iter(state.releases)) if len(state.releases) == 1 else None,
-        "problem": state.why_not() or None,
-        "images": {
-            name: {
-                "partition": c.partition,
-                "valid": c.info is not None,
-                "error": c.error,
-                "release": c.info.release if c.info else None,
-                "version": c.info.version if c.info else None,
-            }
-            for name, c in state.images.items()
-        },
-    }
-
-
 def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
-    cfg = ctx.config
-    rule = cfg.board.rule
-    sets: dict[str, SetState] = {}
-    flash = ctx.open_flash(False)
-    try:
-        gpt = read_gpt(flash.read, flash.geometry.size, strict=False)
-        device = {"name": flash.name, "size": flash.geometry.size}
-        if rule == BootRule.SETS:
-            sets = evaluate(flash.read, gpt, cfg.board.boot_profile)
-    finally:
-        flash.close()
-    booted, source = booted_slot(gpt, ctx.cmdline)
-    report = BootReport.read(cfg.board.chosen)
-    found = detect_fallback(ctx)  # status is read-only: it reports, resume records
-    info: dict[str, Any] = {
-        "device": device,
-        "compatible": cfg.compatible,
-        "board": {"profile": cfg.board.profile, "rule": str(rule)},
-        "boot_report": asdict(report) if report else None,
-        "fallback": asdict(found) if found else None,
-        "gpt": {
-            "primary_ok": gpt.primary_ok,
-            "backup_ok": gpt.backup_ok,
-            "problems": list(gpt.problems),
-        },
-        **slot_status(gpt, cfg.slots.overrides, booted),
-        "booted_source": source,
-    }
-    boot: dict[str, Any] = {"backend": cfg.boot.backend}
-    if rule == BootRule.SETS:
-        info["sets"] = {name: _set_view(state) for name, state in sets.items()}
-        next_set = next((n for n, st in sets.items() if st.bootable), None)
-        boot = {"backend": None, "next": f"set {next_set}" if next_set else None}
-    elif rule == BootRule.AB_ATTRIBUTES:
-        try:
-            backend = ctx.boot_backend()
-            boot["next"] = backend.primary()
-            boot["slots"] = [asdict(s) for s in backend.state()]
-        except AgentError as e:
-            boot["error"] = str(e)
-    else:
-        boot = {"backend": None, "next": None}
-    info["boot"] = boot
-    st = JournalState(StateKind.IDLE)
-    if has_journal(ctx):
-        try:
-            with ctx.open_journal() as journal:
-                st = pending_state(journal)
-        except AgentError as e:  # e.g. run as a user without access to the state dir
-            st = JournalState(StateKind.UNREADABLE, detail=str(e))
-    info["journal"] = {
-        "state": st.kind,
-        "detail": st.detail or None,
-        "txid": st.meta.get("txid"),
-        "operation": st.meta.get("operation"),
-        "next": st.next_index if st.kind == StateKind.PENDING else None,
-        "resumes": st.resumes,
-    }
-    last = history.last_success(cfg.history)
-    info["installed"] = last and {
-        k: last.get(k) for k in ("version", "txid", "time", "targets", "compatible", "release")
-    }
+    info = status.gather(ctx)
     if args.json:
         _json(info)
-        return 0
-    _out(f"device:     {device['name']} ({device['size'] // 1024} KiB)")
-    _out(f"compatible: {cfg.compatible}")
-    _out(f"board:      {cfg.board.profile}, boot rule {rule}")
-    _out(f"installed:  {(last or {}).get('version', '(nothing installed by scm-fwupdate)')}")
-    if report is not None:
-        where = f"set {report.set}" if report.set else f"slot {report.slot or '-'}"
-        _out(f"booted:     {where} (boot chain: {report.reason or '-'})")
-    elif rule == BootRule.AB_ATTRIBUTES:
-        _out(f"booted:     {booted or '-'} (from {source})")
-    if found:
-        _out(f"FALLBACK:   the boot chain fell back: {found.booted} booted ({found.reason})")
-    _out(f"next boot:  {boot.get('next') or '-'}")
-    if rule == BootRule.AB_ATTRIBUTES:
-        _out(f"backend:    {cfg.boot.backend}" + (f" ({boot['error']})" if "error" in boot else ""))
-    for s in boot.get("slots", []):
-        flags = [n for n in ("bootable", "good", "active") if s[n]]
-        _out(f"  slot {s['name']}: {' '.join(flags) or 'not bootable'}, retries {s['retries']}")
-    for name, state in sets.items():
-        view = info["sets"][name]
-        text = f"bootable, release {view['release']}" if state.bootable else state.why_not()
-        _out(f"set {name}:      {text}")
-    _out(
-        f"journal:    {st.kind}"
-        + (f" ({st.meta.get('txid')})" if st.kind != StateKind.IDLE else "")
-    )
-    gpt_state = "ok" if gpt.primary_ok and gpt.backup_ok else "DAMAGED COPY"
-    _out(f"gpt:        {gpt_state}")
-    for g in info["groups"]:
-        _out(f"  {g['name']:<16} {g['kind']:<15} " + " ".join(p["name"] for p in g["partitions"]))
+    else:
+        for line in status.render(info):
+            _out(line)
     return 0
 
 
@@ -321,8 +215,9 @@ def cmd_install(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_resume(ctx: Context, args: argparse.Namespace) -> int:
-    r = run_resume(ctx)
+    r = run_resume(ctx, set_aside=args.set_aside)
     messages = {
+        "set-aside": f"damaged journal of update {r.txid} kept as {r.kept}",
         "nothing": "nothing to resume",
         "aborted": f"dropped the uncommitted update {r.txid} (nothing had been written)",
         "finished": f"finished update {r.txid}",

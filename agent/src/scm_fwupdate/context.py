@@ -142,7 +142,7 @@ def has_journal(ctx: Context) -> bool:
 def unfinished(ctx: Context, journal: Journal) -> JournalState | None:
     """The journal's state if a transaction (or an install's after-DONE steps) is pending."""
     state = pending_state(journal)
-    if state.kind in (StateKind.PENDING, StateKind.UNCOMMITTED):
+    if state.kind in (StateKind.PENDING, StateKind.UNCOMMITTED, StateKind.DAMAGED):
         return state
     done = state.kind == StateKind.DONE and InstallRecord.is_install(state.meta)
     if done and not history.finished(ctx.config.history, state.meta.get("txid", "")):

@@ -49,6 +49,12 @@ class JournalError(AgentError):
     exit_code = 8
 
 
+class JournalDamagedError(JournalError):
+    """The journal of a committed update is damaged: it cannot be finished from it."""
+
+    exit_code = 13
+
+
 class LockError(AgentError):
     """Another instance is running."""
 

@@ -346,59 +346,6 @@ def read_gpt_image(image: bytes | memoryview, **kw: object) -> Gpt:
     return read_gpt(lambda o, n: bytes(image[o : o + n]), len(image), **kw)  # type: ignore[arg-type]
 
 
-def new_gpt(
-    disk_size: int,
-    sector_size: int,
-    layout: list[tuple[str, int, uuid.UUID, int]],
-    disk_guid: uuid.UUID,
-    num_entries: int = 128,
-) -> Gpt:
-    """A fresh table; ``layout`` is (name, size in bytes, type GUID, attributes), in order."""
-    entries_sectors = -(-num_entries * ENTRY.size // sector_size)
-    last_lba = disk_size // sector_size - 1
-    first_usable = 2 + entries_sectors
-    last_usable = last_lba - entries_sectors - 1
-    lba = first_usable
-    parts = []
-    for i, (name, size, type_guid, attrs) in enumerate(layout):
-        if size % sector_size:
-            raise GptError(f"partition '{name}' size {size} is not a multiple of {sector_size}")
-        last = lba + size // sector_size - 1
-        if last > last_usable:
-            raise GptError(f"layout does not fit: '{name}' ends at LBA {last} > {last_usable}")
-        parts.append(
-            Partition(
-                i,
-                name,
-                type_guid,
-                uuid.uuid5(disk_guid, name),
-                lba,
-                last,
-                attrs,
-                sector_size,
-            )
-        )
-        lba = last + 1
-    return Gpt(
-        sector_size=sector_size,
-        disk_size=disk_size,
-        disk_guid=disk_guid,
-        first_usable=first_usable,
-        last_usable=last_usable,
-        num_entries=num_entries,
-        entry_size=ENTRY.size,
-        partitions=tuple(parts),
-    )
-
-
-def protective_mbr(disk_size: int, sector_size: int) -> bytes:
-    sectors = min(disk_size // sector_size - 1, 0xFFFFFFFF)
-    mbr = bytearray(sector_size)
-    mbr[446:462] = struct.pack("<B3sB3sII", 0, b"\x00\x02\x00", 0xEE, b"\xff\xff\xff", 1, sectors)
-    mbr[510:512] = b"\x55\xaa"
-    return bytes(mbr)
-
-
 # --------------------------------------------------------------- A/B slots
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import random
+import struct
 import sys
 import uuid
 from collections.abc import Iterable
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import mbn
-from .gpt import AB_MAX_RETRY, Gpt, ab_attributes, new_gpt, protective_mbr
+from .gpt import AB_MAX_RETRY, ENTRY, Gpt, GptError, Partition, ab_attributes
 from .profile import QCS6490_BOOT_IMAGES
 
 KiB = 1024
@@ -248,6 +249,15 @@ def compact_layout() -> list[tuple[str, int, uuid.UUID, int]]:
     return layout(COMPACT_PRIMARY_BACKUP, COMPACT_AB_PAIRS, COMPACT_SINGLES)
 
 
+def abl_layout(compact: bool = True) -> list[tuple[str, int, uuid.UUID, int]]:
+    """Every boot image an _a/_b pair, as on ABL boards: one slot switch moves them all."""
+    pb = COMPACT_PRIMARY_BACKUP if compact else PRIMARY_BACKUP
+    pairs = COMPACT_AB_PAIRS if compact else AB_PAIRS
+    ab = [(n, size) for n, size in pb if n in QCS6490_BOOT_IMAGES] + list(pairs)
+    data = [(n, size) for n, size in pb if n not in QCS6490_BOOT_IMAGES]
+    return layout(data, ab, COMPACT_SINGLES if compact else SINGLES)
+
+
 def firmware(
     name: str,
     size: int,
@@ -279,6 +289,59 @@ def corrupt(image: bytes, how: str) -> bytes:
     else:
         raise ValueError(f"unknown corruption {how!r}")
     return bytes(data)
+
+
+def new_gpt(
+    disk_size: int,
+    sector_size: int,
+    layout: list[tuple[str, int, uuid.UUID, int]],
+    disk_guid: uuid.UUID,
+    num_entries: int = 128,
+) -> Gpt:
+    """A fresh table; ``layout`` is (name, size in bytes, type GUID, attributes), in order."""
+    entries_sectors = -(-num_entries * ENTRY.size // sector_size)
+    last_lba = disk_size // sector_size - 1
+    first_usable = 2 + entries_sectors
+    last_usable = last_lba - entries_sectors - 1
+    lba = first_usable
+    parts = []
+    for i, (name, size, type_guid, attrs) in enumerate(layout):
+        if size % sector_size:
+            raise GptError(f"partition '{name}' size {size} is not a multiple of {sector_size}")
+        last = lba + size // sector_size - 1
+        if last > last_usable:
+            raise GptError(f"layout does not fit: '{name}' ends at LBA {last} > {last_usable}")
+        parts.append(
+            Partition(
+                i,
+                name,
+                type_guid,
+                uuid.uuid5(disk_guid, name),
+                lba,
+                last,
+                attrs,
+                sector_size,
+            )
+        )
+        lba = last + 1
+    return Gpt(
+        sector_size=sector_size,
+        disk_size=disk_size,
+        disk_guid=disk_guid,
+        first_usable=first_usable,
+        last_usable=last_usable,
+        num_entries=num_entries,
+        entry_size=ENTRY.size,
+        partitions=tuple(parts),
+    )
+
+
+def protective_mbr(disk_size: int, sector_size: int) -> bytes:
+    sectors = min(disk_size // sector_size - 1, 0xFFFFFFFF)
+    mbr = bytearray(sector_size)
+    mbr[446:462] = struct.pack("<B3sB3sII", 0, b"\x00\x02\x00", 0xEE, b"\xff\xff\xff", 1, sectors)
+    mbr[510:512] = b"\x55\xaa"
+    return bytes(mbr)
 
 
 def build(

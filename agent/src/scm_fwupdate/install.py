@@ -23,7 +23,6 @@ bundle leaves the flash untouched.
 from __future__ import annotations
 
 import hashlib
-import os
 import stat
 import sys
 import tempfile
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from . import events, history
-from .bootset import boot_copies, booted_copies, check_image, check_release, selection_unit
+from .bootset import check_boot_images
 from .bundle import BundleReader
 from .config import Backend
 from .context import Context, Interrupted, require_idle
@@ -42,12 +41,13 @@ from .flash import Flash
 from .gpt import AB_MAX_RETRY, Gpt, boot_slot, read_gpt, slot_attributes
 from .journal import Journal
 from .manifest import Manifest, compare_versions
-from .profile import BootRule, Profile
+from .plan import Plan
+from .profile import BootRule
 from .record import Activation, BundleInfo, ImageRecord, InstallRecord, InstallResult
 from .slots import booted_slot, validate_targets
 from .staging import stage_file, stage_stream
-from .strategies import ImageSpec, Kind, fits, other_slot, plan_install
-from .transaction import ApplyStats, Plan, PlanBuilder, StateKind, pending_state
+from .strategies import ImageSpec, Kind, other_slot, plan_install
+from .transaction import ApplyStats, PlanBuilder, StateKind, pending_state
 from .transaction import apply as apply_plan
 
 
@@ -153,49 +153,6 @@ def check_manifest(ctx: Context, manifest: Manifest, allow_downgrade: bool) -> N
             f"bundle version {manifest.version} is older than the installed "
             f"{installed} (use --allow-downgrade)"
         )
-
-
-def check_boot_images(
-    flash: Flash,
-    gpt: Gpt,
-    rule: BootRule,
-    profile: Profile,
-    specs: list[ImageSpec],
-    slot: str | None,
-) -> str:
-    """Every image for a boot partition checked as the chain checks it; returns the release.
-
-    Refuses (ImageError) an empty, non-ELF or damaged image, and a bundle whose
-    boot images would sit next to another release's; refuses (PolicyError) a
-    release change the chain would see half done after a cut.
-    """
-    boot = {c.image: c for c in boot_copies(gpt, profile)}
-    new = {}
-    for spec in specs:
-        if spec.target not in boot:
-            continue
-        for name in (boot[spec.target].a, boot[spec.target].b):
-            fits(spec, gpt.find(name))  # a size mistake says so, not "would not boot"
-        try:
-            with open(spec.path, "rb") as f:
-                fd = f.fileno()
-                new[spec.target] = check_image(
-                    spec.target,
-                    lambda o, n, fd=fd, base=spec.offset: os.pread(fd, n, base + o),
-                    spec.size,
-                )
-        except OSError as e:
-            raise BundleError(f"{spec.path}: cannot read: {e.strerror}") from None
-    if not new:
-        return ""
-    current = {
-        name: c.info.release if c.info else "not bootable now"
-        for name, c in booted_copies(flash.read, gpt, profile, rule, slot).items()
-    }
-    units = {
-        selection_unit(boot[t], rule) for t, info in new.items() if current.get(t) != info.release
-    }
-    return check_release(new, current, rule, units)
 
 
 # ------------------------------------------------------------------ 3. target

@@ -10,9 +10,12 @@ Record layout (little endian), documented with its invariants in docs/safety.md:
     payload      length bytes
     crc32        4 bytes  zlib.crc32 of everything above
 
-Reading stops at the first record that is truncated, has a bad magic, a bad
-CRC or an unexpected sequence number: that is the torn tail of an interrupted
-append, and it is cut off before anything new is appended.
+Reading keeps every valid record. A bad record (a bad magic, CRC or
+sequence number, a truncated one) with nothing valid after it is the torn
+tail of an interrupted append, and is cut off before anything new is
+appended. A bad record with valid ones after it is damage: it is skipped
+and listed in ``damaged``, and the file is left as it is, so that what
+comes after it still counts (docs/safety.md, "Damage").
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from .errors import JournalError
+from .errors import JournalDamagedError, JournalError
 
 HEADER = struct.Struct("<2sBBII")
 CRC = struct.Struct("<I")
@@ -44,6 +47,7 @@ class RecordType(IntEnum):
     DONE = 7  # JSON: finished, everything verified
     ABORT = 8  # JSON: dropped before commit, nothing was written
     ABANDONED = 9  # JSON: resume gave up (capped attempts)
+    PAD = 10  # zeros: puts the second COMMIT in another block of the file
 
 
 @dataclass(frozen=True)
@@ -57,37 +61,74 @@ class Record:
         return json.loads(self.payload) if self.payload else {}
 
 
-def scan(fd: int) -> tuple[list[Record], int]:
-    """Parse records from the file; returns them and the length of the valid prefix.
+def _record_at(fd: int, pos: int, size: int, min_seq: int) -> tuple[Record, int] | None:
+    """The valid record at pos (and where it ends), or None."""
+    if pos + HEADER.size + CRC.size > size:
+        return None
+    head = os.pread(fd, HEADER.size, pos)
+    magic, rtype, _flags, seq, length = HEADER.unpack(head)
+    end = pos + HEADER.size + length + CRC.size
+    if magic != MAGIC or length > MAX_PAYLOAD or end > size or seq < min_seq:
+        return None
+    try:
+        kind = RecordType(rtype)
+    except ValueError:
+        return None
+    crc = zlib.crc32(head)
+    payload = b""
+    for off in range(0, length, 1 << 20):
+        chunk = os.pread(fd, min(1 << 20, length - off), pos + HEADER.size + off)
+        crc = zlib.crc32(chunk, crc)
+        if kind != RecordType.DATA:
+            payload += chunk
+    if CRC.unpack(os.pread(fd, CRC.size, end - CRC.size))[0] != crc:
+        return None
+    return Record(seq, kind, pos + HEADER.size, payload), end
 
-    Reads in bounded chunks: a journal holding megabytes of redo images never
-    sits in memory whole.
+
+def _resync(fd: int, pos: int, size: int, min_seq: int) -> int | None:
+    """The offset of the next valid record after damage at pos, or None (a torn tail)."""
+    window = 1 << 20
+    start = pos + 1
+    while start < size:
+        chunk = os.pread(fd, min(window + len(MAGIC), size - start), start)
+        at = chunk.find(MAGIC)
+        while at >= 0:
+            if _record_at(fd, start + at, size, min_seq) is not None:
+                return start + at
+            at = chunk.find(MAGIC, at + 1)
+        start += window
+    return None
+
+
+def scan(fd: int) -> tuple[list[Record], int, list[tuple[int, int]]]:
+    """Parse the file: (valid records, end of the last one, damaged regions).
+
+    A bad record followed by valid ones is damage (a flipped bit, a lost
+    block): it is skipped and reported, never cut off, because records after
+    it (the plan, the commit) may be what a resume needs. A bad record with
+    nothing valid after it is the torn tail of an interrupted append.
+    Reads in bounded chunks: megabytes of redo images never sit in memory.
     """
     size = os.fstat(fd).st_size
     records: list[Record] = []
+    damaged: list[tuple[int, int]] = []
     pos = 0
-    while pos + HEADER.size <= size:
-        head = os.pread(fd, HEADER.size, pos)
-        magic, rtype, _flags, seq, length = HEADER.unpack(head)
-        end = pos + HEADER.size + length + CRC.size
-        if magic != MAGIC or length > MAX_PAYLOAD or end > size or seq != len(records):
+    after_damage = False  # the record found by a resync may follow lost ones
+    while pos < size:
+        min_seq = records[-1].seq + 1 if records else 0
+        found = _record_at(fd, pos, size, min_seq)
+        if found is not None and (after_damage or found[0].seq == min_seq):
+            records.append(found[0])
+            pos = found[1]
+            after_damage = False
+            continue
+        nxt = _resync(fd, pos, size, min_seq)
+        if nxt is None:
             break
-        try:
-            kind = RecordType(rtype)
-        except ValueError:
-            break
-        crc = zlib.crc32(head)
-        payload = b""
-        for off in range(0, length, 1 << 20):
-            chunk = os.pread(fd, min(1 << 20, length - off), pos + HEADER.size + off)
-            crc = zlib.crc32(chunk, crc)
-            if kind != RecordType.DATA:
-                payload += chunk
-        if CRC.unpack(os.pread(fd, CRC.size, end - CRC.size))[0] != crc:
-            break
-        records.append(Record(seq, kind, pos + HEADER.size, payload))
-        pos = end
-    return records, pos
+        damaged.append((pos, nxt - pos))
+        pos, after_damage = nxt, True
+    return records, pos, damaged
 
 
 class Journal:
@@ -104,7 +145,7 @@ class Journal:
             self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as e:
             raise JournalError(f"cannot open journal {path}: {e.strerror}") from None
-        self.records, valid = scan(self._fd)
+        self.records, valid, self.damaged = scan(self._fd)
         if valid != os.fstat(self._fd).st_size:
             # Torn or garbage tail from an interrupted append: cut it off so
             # new records follow the last valid one.
@@ -117,12 +158,16 @@ class Journal:
     def append(self, rtype: RecordType, payload: bytes | dict[str, Any] = b"") -> Record:
         if isinstance(payload, dict):
             payload = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
-        head = HEADER.pack(MAGIC, rtype, 0, len(self.records), len(payload))
+        seq = self.records[-1].seq + 1 if self.records else 0
+        head = HEADER.pack(MAGIC, rtype, 0, seq, len(payload))
         body = head + payload
         blob = body + CRC.pack(zlib.crc32(body))
-        os.pwrite(self._fd, blob, self._end)
+        try:
+            os.pwrite(self._fd, blob, self._end)
+        except OSError as e:
+            raise JournalError(f"cannot write journal {self.path}: {e.strerror}") from None
         record = Record(
-            len(self.records),
+            seq,
             rtype,
             self._end + HEADER.size,
             b"" if rtype == RecordType.DATA else payload,
@@ -131,8 +176,16 @@ class Journal:
         self._end += len(blob)
         return record
 
+    def pad_to(self, boundary: int) -> None:
+        """A PAD record so that the next record starts on a new ``boundary``-byte block."""
+        room = -(self._end + HEADER.size + CRC.size) % boundary
+        self.append(RecordType.PAD, b"\0" * room)
+
     def sync(self) -> None:
-        os.fsync(self._fd)
+        try:
+            os.fsync(self._fd)
+        except OSError as e:
+            raise JournalError(f"cannot write journal {self.path}: {e.strerror}") from None
         self.syncs += 1
         self._durable = self._end
 
@@ -141,11 +194,17 @@ class Journal:
         os.ftruncate(self._fd, 0)
         os.fsync(self._fd)
         self.records = []
+        self.damaged = []
         self._end = self._durable = 0
 
     # ------------------------------------------------------------------ reading
     def read_data(self, seq: int) -> bytes:
-        record = self.records[seq] if 0 <= seq < len(self.records) else None
+        record = next((r for r in self.records if r.seq == seq), None)
+        if record is None and self.damaged:
+            raise JournalDamagedError(
+                f"journal {self.path}: redo image (record {seq}) is damaged; the update "
+                "cannot be finished from the journal"
+            )
         if record is None or record.type != RecordType.DATA:
             raise JournalError(f"journal {self.path}: record {seq} is not a data record")
         head = os.pread(self._fd, HEADER.size, record.payload_offset - HEADER.size)

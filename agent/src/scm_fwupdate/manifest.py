@@ -26,8 +26,8 @@ from typing import Any
 
 import yaml
 
-from .config import YamlSyntaxError, key_name, yaml_load_strict
 from .errors import BundleError
+from .yamlstrict import YamlSyntaxError, key_name, yaml_load_strict
 
 MANIFEST_NAME = "manifest.yaml"
 SIGNATURE_NAME = "manifest.sig"

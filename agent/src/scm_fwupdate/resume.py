@@ -3,16 +3,19 @@ journal holds (the install's apply and finish stages, reused)."""
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import events, fallback, history
 from .context import Context, has_journal
-from .errors import AgentError, JournalError
+from .errors import AgentError, JournalDamagedError, JournalError
 from .gpt import read_gpt
 from .install import finish
 from .journal import RecordType
 from .record import InstallRecord
-from .transaction import StateKind, pending_state, resume
+from .transaction import StateKind, damaged_message, pending_state, resume
 
 RECOVERYINFO = "recoveryinfo"
 
@@ -22,6 +25,7 @@ class Action:
     ABORTED = "aborted"  # an uncommitted update was dropped: nothing had been written
     FINISHED = "finished"  # DONE, only the after-DONE steps ran now
     COMPLETED = "completed"  # the rest of a committed plan was applied
+    SET_ASIDE = "set-aside"  # a damaged journal was renamed, kept for inspection
 
 
 @dataclass
@@ -30,6 +34,7 @@ class ResumeResult:
     action: str  # Action
     txid: str | None = None
     operation: str | None = None
+    kept: Path | None = None  # where a damaged journal was set aside
 
 
 def detect_fallback(ctx: Context) -> fallback.Fallback | None:
@@ -54,8 +59,12 @@ def check_boot(ctx: Context) -> fallback.Fallback | None:
     return found
 
 
-def run_resume(ctx: Context) -> ResumeResult:
-    """Finish whatever the journal holds; safe to run at every boot. Caller holds the lock."""
+def run_resume(ctx: Context, set_aside: bool = False) -> ResumeResult:
+    """Finish whatever the journal holds; safe to run at every boot. Caller holds the lock.
+
+    ``set_aside``: a damaged journal (which resume refuses to finish or drop)
+    is renamed next to itself, so that a new install can start.
+    """
     check_boot(ctx)
     if not has_journal(ctx):
         ctx.staged.unlink(missing_ok=True)
@@ -65,6 +74,15 @@ def run_resume(ctx: Context) -> ResumeResult:
         record = InstallRecord.from_meta(state.meta)
         txid, op = state.meta.get("txid"), state.meta.get("operation")
         install = InstallRecord.is_install(state.meta)
+        if state.kind == StateKind.DAMAGED:
+            if not set_aside:
+                events.emit(events.INSTALL_FAILED, damaged_message(journal, state), events.ERR)
+                raise JournalDamagedError(damaged_message(journal, state))
+            kept = ctx.config.journal.with_name(
+                f"{ctx.config.journal.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}"
+            )
+            os.replace(ctx.config.journal, kept)
+            return ResumeResult(state.kind, Action.SET_ASIDE, txid, op, kept)
         if state.kind == StateKind.ABANDONED:
             raise JournalError(
                 f"update {txid} was given up ({state.detail}); install a bundle again"

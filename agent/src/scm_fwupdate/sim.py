@@ -200,5 +200,5 @@ class SimJournal(Journal):
                 os.pwrite(self._fd, rng.randbytes(min(64, self._end - keep)), keep)
                 keep = min(self._end, keep + 64)
         os.ftruncate(self._fd, keep)
-        self.records, self._end = scan(self._fd)
+        self.records, self._end, self.damaged = scan(self._fd)
         self._durable = self._end

@@ -11,130 +11,23 @@ that differ. See docs/safety.md for the invariants.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import struct
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .errors import AgentError, JournalError, VerifyError
+from .errors import AgentError, JournalDamagedError, JournalError, VerifyError
 from .flash import Flash
-from .journal import Journal, RecordType
+from .journal import Journal, Record, RecordType
+from .plan import Entry, Op, Plan, Src, Step, sha256
 
-ENTRY = struct.Struct(
-    "<BBHIQQI32s"
-)  # op, source kind, source file, data length, offset, arg, length, sha
-PLAN_HEAD = struct.Struct("<I")  # JSON header length
-PLAN_VERSION = 2  # 2 added Op.VERIFY; version 1 plans hold only writes
-PLAN_VERSIONS = (1, 2)
 DEFAULT_PROGRESS_EVERY = 256  # written blocks (1 MiB of 4 KiB blocks) between PROGRESS records
 DEFAULT_MAX_RESUMES = 3
-
-
-class Op(IntEnum):
-    WRITE = 1  # make the block hash to sha256
-    VERIFY = 2  # the block must already hash to sha256: stop otherwise
-
-
-class Src(IntEnum):
-    ERASED = 0  # all 0xFF
-    FILE = 1  # bytes [arg, arg + data_len) of sources[file], padded with 0xFF
-    JOURNAL = 2  # the DATA record with sequence number ``arg``
-    FLASH = 3  # data_len bytes of the flash at ``arg``, padded with 0xFF
-
-
-@dataclass(frozen=True)
-class Entry:
-    offset: int
-    length: int
-    sha256: bytes
-    src: Src
-    arg: int = 0
-    data_len: int = 0
-    file: int = 0
-    op: Op = Op.WRITE
-
-    def pack(self) -> bytes:
-        return ENTRY.pack(
-            self.op,
-            self.src,
-            self.file,
-            self.data_len,
-            self.offset,
-            self.arg,
-            self.length,
-            self.sha256,
-        )
-
-    @classmethod
-    def unpack_from(cls, buf: bytes, pos: int) -> Entry:
-        op, src, file, data_len, offset, arg, length, sha = ENTRY.unpack_from(buf, pos)
-        return cls(offset, length, sha, Src(src), arg, data_len, file, Op(op))
-
-
-@dataclass
-class Step:
-    name: str
-    start: int
-    end: int = 0
-
-
-@dataclass
-class Plan:
-    block_size: int
-    entries: list[Entry] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
-    steps: list[Step] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def encode(self) -> bytes:
-        head = json.dumps(
-            {
-                "version": PLAN_VERSION,
-                "block_size": self.block_size,
-                "sources": self.sources,
-                "steps": [[s.name, s.start, s.end] for s in self.steps],
-                "meta": self.meta,
-                "entries": len(self.entries),
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-        ).encode()
-        return PLAN_HEAD.pack(len(head)) + head + b"".join(e.pack() for e in self.entries)
-
-    @classmethod
-    def decode(cls, raw: bytes) -> Plan:
-        try:
-            (n,) = PLAN_HEAD.unpack_from(raw)
-            head = json.loads(raw[PLAN_HEAD.size : PLAN_HEAD.size + n])
-            if head["version"] not in PLAN_VERSIONS:
-                raise ValueError(f"plan version {head['version']}")
-            pos = PLAN_HEAD.size + n
-            entries = [Entry.unpack_from(raw, pos + i * ENTRY.size) for i in range(head["entries"])]
-        except (ValueError, KeyError, TypeError, struct.error) as e:
-            raise JournalError(f"journal holds an unreadable plan: {e}") from None
-        return cls(
-            head["block_size"],
-            entries,
-            head["sources"],
-            [Step(*s) for s in head["steps"]],
-            head["meta"],
-        )
-
-    def step_at(self, index: int) -> str:
-        for s in self.steps:
-            if s.start <= index < s.end:
-                return s.name
-        return ""
-
-
-def sha256(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
+COMMIT_SPACING = 4096  # the two COMMIT copies start in different blocks of this size
 
 
 # ---------------------------------------------------------------- planning
@@ -148,7 +41,7 @@ class PlanBuilder:
     """
 
     def __init__(self, flash: Flash, journal: Journal, meta: dict[str, Any] | None = None) -> None:
-        if pending_state(journal).kind == StateKind.PENDING:
+        if pending_state(journal).kind in (StateKind.PENDING, StateKind.DAMAGED):
             raise JournalError(
                 f"journal {journal.path} holds an unfinished transaction: run 'resume' first"
             )
@@ -281,9 +174,15 @@ class PlanBuilder:
     def commit(self) -> Plan:
         if self.plan.steps:
             self.plan.steps[-1].end = len(self.plan.entries)
-        self.journal.append(RecordType.PLAN, self.plan.encode())
+        raw = self.plan.encode()
+        self.journal.append(RecordType.PLAN, raw)
         self.journal.sync()  # plan and redo images durable before the commit record
-        self.journal.append(RecordType.COMMIT, {"txid": self.plan.meta["txid"]})
+        # Twice, the second in another block of the file: damage to one copy
+        # must not make a committed update look uncommitted (and be dropped).
+        commit = {"txid": self.plan.meta["txid"], "plan_sha256": hashlib.sha256(raw).hexdigest()}
+        self.journal.append(RecordType.COMMIT, commit)
+        self.journal.pad_to(COMMIT_SPACING)
+        self.journal.append(RecordType.COMMIT, commit)
         self.journal.sync()  # commit durable before the first flash operation
         return self.plan
 
@@ -303,6 +202,7 @@ class StateKind(StrEnum):
     PENDING = "pending"  # committed, not done: resume finishes it
     DONE = "done"
     ABANDONED = "abandoned"  # resume gave up
+    DAMAGED = "damaged"  # committed (or possibly so), and the journal cannot finish it
     UNREADABLE = "unreadable"  # the journal could not be read (status only)
 
 
@@ -317,29 +217,63 @@ class JournalState:
 
 
 def pending_state(journal: Journal) -> JournalState:
-    """What the journal says about the last transaction."""
+    """What the journal says about the last transaction.
+
+    A damaged journal is never read as "uncommitted" (which resume drops):
+    without an intact plan behind a commit copy, or with damage and no
+    commit found, the state is DAMAGED and resume refuses to guess.
+    """
+    records = journal.records
+    plan_rec = journal.last(RecordType.PLAN)
     begin = journal.last(RecordType.BEGIN)
-    if begin is None:
+    if begin is None and plan_rec is None and not journal.damaged:
         return JournalState(StateKind.IDLE)
-    meta = begin.json().get("meta", {})
-    after = [r for r in journal.records if r.seq > begin.seq]
-    types = {r.type for r in after}
+    plan = _decode(plan_rec)
+    meta = begin.json().get("meta", {}) if begin else (plan.meta if plan else {})
+    types = {r.type for r in records}
     if RecordType.DONE in types:
         return JournalState(StateKind.DONE, meta=meta)
     if RecordType.ABANDONED in types:
         detail = journal.last(RecordType.ABANDONED).json().get("reason", "")  # type: ignore[union-attr]
         return JournalState(StateKind.ABANDONED, meta=meta, detail=detail)
-    if RecordType.ABORT in types:
-        return JournalState(StateKind.IDLE, meta=meta)
-    if RecordType.COMMIT not in types:
+    commits = [r.json() for r in records if r.type == RecordType.COMMIT]
+    where = ", ".join(f"{n} bytes at {off}" for off, n in journal.damaged)
+    if not commits:
+        # Commit records follow the plan: damage only before an intact plan
+        # cannot have hidden one.
+        plan_end = plan_rec.payload_offset + len(plan_rec.payload) if plan_rec else 0
+        if any(off + n > plan_end for off, n in journal.damaged) or (
+            journal.damaged and plan is None
+        ):
+            return JournalState(
+                StateKind.DAMAGED,
+                meta=meta,
+                detail=f"damaged ({where}) and no commit record readable: it may have "
+                "been committed, so it is not dropped",
+            )
+        if RecordType.ABORT in types:
+            return JournalState(StateKind.IDLE, meta=meta)
         return JournalState(StateKind.UNCOMMITTED, meta=meta)
-    plan_rec = journal.last(RecordType.PLAN)
-    assert plan_rec is not None and plan_rec.seq > begin.seq
-    plan = Plan.decode(plan_rec.payload)
+    digest = hashlib.sha256(plan_rec.payload).hexdigest() if plan_rec else None
+    if plan is None or all(c.get("plan_sha256", digest) != digest for c in commits):
+        return JournalState(
+            StateKind.DAMAGED,
+            meta=meta,
+            detail=f"committed, but its plan is damaged ({where or 'unreadable'})",
+        )
     progress = journal.last(RecordType.PROGRESS)
-    next_index = progress.json()["next"] if progress and progress.seq > begin.seq else 0
-    resumes = sum(1 for r in after if r.type == RecordType.RESUME)
+    next_index = progress.json()["next"] if progress else 0
+    resumes = sum(1 for r in records if r.type == RecordType.RESUME)
     return JournalState(StateKind.PENDING, plan, next_index, resumes, meta)
+
+
+def _decode(record: Record | None) -> Plan | None:
+    if record is None:
+        return None
+    try:
+        return Plan.decode(record.payload)
+    except JournalError:
+        return None
 
 
 # ----------------------------------------------------------------- applying
@@ -496,6 +430,8 @@ def resume(
         journal.append(RecordType.ABORT, {"reason": "not committed before the interruption"})
         journal.sync()
         return state, None
+    if state.kind == StateKind.DAMAGED:
+        raise JournalDamagedError(damaged_message(journal, state))
     if state.kind != StateKind.PENDING:
         return state, None
     assert state.plan is not None
@@ -504,11 +440,38 @@ def resume(
         journal.append(RecordType.ABANDONED, {"reason": reason})
         journal.sync()
         raise JournalError(f"update {state.meta.get('txid', '?')}: {reason}")
+    _check_redo_images(flash, journal, state)
     journal.append(RecordType.RESUME, {"attempt": state.resumes + 1, "next": state.next_index})
     journal.sync()
     applier = Applier(flash, journal, state.plan, progress, progress_every)
     stats = applier.run(state.next_index)
     return state, stats
+
+
+def _check_redo_images(flash: Flash, journal: Journal, state: JournalState) -> None:
+    """Refuse before the first write if a redo image still needed was damaged."""
+    if not journal.damaged:
+        return
+    assert state.plan is not None
+    have = {r.seq for r in journal.records if r.type == RecordType.DATA}
+    for e in state.plan.entries[state.next_index :]:
+        if e.src != Src.JOURNAL or e.arg in have:
+            continue
+        if sha256(flash.read(e.offset, e.length)) != e.sha256:
+            raise JournalDamagedError(
+                f"the journal {journal.path} of update {state.meta.get('txid', '?')} lost the "
+                f"redo image of block 0x{e.offset:x} (record {e.arg}), which is not written "
+                "yet: the update cannot be finished; the journal was left as it is "
+                "('scm-fwupdate resume --set-aside', then install the bundle again)"
+            )
+
+
+def damaged_message(journal: Journal, state: JournalState) -> str:
+    return (
+        f"the journal {journal.path} of update {state.meta.get('txid', '?')} is {state.detail}; "
+        "it was left as it is: inspect it, then 'scm-fwupdate resume --set-aside' to keep it "
+        "aside and install the bundle again"
+    )
 
 
 def fsync_dir(path: Path) -> None:

@@ -1,0 +1,144 @@
+"""``status``: what the flash, the boot chain, the journal and the history say."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from . import history
+from .bootset import BootReport, SetState, evaluate
+from .context import Context, has_journal
+from .errors import AgentError
+from .gpt import read_gpt
+from .profile import BootRule
+from .resume import detect_fallback
+from .slots import booted_slot
+from .slots import status as slot_status
+from .transaction import JournalState, StateKind, pending_state
+
+
+def _set_view(state: SetState) -> dict[str, Any]:
+    return {
+        "bootable": state.bootable,
+        "release": next(iter(state.releases)) if len(state.releases) == 1 else None,
+        "problem": state.why_not() or None,
+        "images": {
+            name: {
+                "partition": c.partition,
+                "valid": c.info is not None,
+                "error": c.error,
+                "release": c.info.release if c.info else None,
+                "version": c.info.version if c.info else None,
+            }
+            for name, c in state.images.items()
+        },
+    }
+
+
+def gather(ctx: Context) -> dict[str, Any]:
+    """Everything ``status`` shows, as one JSON-ready mapping."""
+    cfg = ctx.config
+    rule = cfg.board.rule
+    sets: dict[str, SetState] = {}
+    flash = ctx.open_flash(False)
+    try:
+        gpt = read_gpt(flash.read, flash.geometry.size, strict=False)
+        device = {"name": flash.name, "size": flash.geometry.size}
+        if rule == BootRule.SETS:
+            sets = evaluate(flash.read, gpt, cfg.board.boot_profile)
+    finally:
+        flash.close()
+    booted, source = booted_slot(gpt, ctx.cmdline)
+    report = BootReport.read(cfg.board.chosen)
+    found = detect_fallback(ctx)  # status is read-only: it reports, resume records
+    info: dict[str, Any] = {
+        "device": device,
+        "compatible": cfg.compatible,
+        "board": {"profile": cfg.board.profile, "rule": str(rule)},
+        "boot_report": asdict(report) if report else None,
+        "fallback": asdict(found) if found else None,
+        "gpt": {
+            "primary_ok": gpt.primary_ok,
+            "backup_ok": gpt.backup_ok,
+            "problems": list(gpt.problems),
+        },
+        **slot_status(gpt, cfg.slots.overrides, booted),
+        "booted_source": source,
+    }
+    boot: dict[str, Any] = {"backend": cfg.boot.backend}
+    if rule == BootRule.SETS:
+        info["sets"] = {name: _set_view(state) for name, state in sets.items()}
+        next_set = next((n for n, st in sets.items() if st.bootable), None)
+        boot = {"backend": None, "next": f"set {next_set}" if next_set else None}
+    elif rule == BootRule.AB_ATTRIBUTES:
+        try:
+            backend = ctx.boot_backend()
+            boot["next"] = backend.primary()
+            boot["slots"] = [asdict(s) for s in backend.state()]
+        except AgentError as e:
+            boot["error"] = str(e)
+    else:
+        boot = {"backend": None, "next": None}
+    info["boot"] = boot
+    st = JournalState(StateKind.IDLE)
+    if has_journal(ctx):
+        try:
+            with ctx.open_journal() as journal:
+                st = pending_state(journal)
+        except AgentError as e:  # e.g. run as a user without access to the state dir
+            st = JournalState(StateKind.UNREADABLE, detail=str(e))
+    info["journal"] = {
+        "state": st.kind,
+        "detail": st.detail or None,
+        "txid": st.meta.get("txid"),
+        "operation": st.meta.get("operation"),
+        "next": st.next_index if st.kind == StateKind.PENDING else None,
+        "resumes": st.resumes,
+    }
+    last = history.last_success(cfg.history)
+    info["installed"] = last and {
+        k: last.get(k) for k in ("version", "txid", "time", "targets", "compatible", "release")
+    }
+    return info
+
+
+def render(info: dict[str, Any]) -> list[str]:
+    """``status`` as text."""
+    out: list[str] = []
+    device, boot, report = info["device"], info["boot"], info["boot_report"]
+    board, last, journal = info["board"], info["installed"], info["journal"]
+    out.append(f"device:     {device['name']} ({device['size'] // 1024} KiB)")
+    out.append(f"compatible: {info['compatible']}")
+    out.append(f"board:      {board['profile']}, boot rule {board['rule']}")
+    out.append(f"installed:  {(last or {}).get('version', '(nothing installed by scm-fwupdate)')}")
+    ab = board["rule"] == BootRule.AB_ATTRIBUTES
+    if report is not None:
+        where = f"set {report['set']}" if report["set"] else f"slot {report['slot'] or '-'}"
+        out.append(f"booted:     {where} (boot chain: {report['reason'] or '-'})")
+    elif ab:
+        out.append(f"booted:     {info['booted'] or '-'} (from {info['booted_source']})")
+    if info["fallback"]:
+        found = info["fallback"]
+        out.append(
+            f"FALLBACK:   the boot chain fell back: {found['booted']} booted ({found['reason']})"
+        )
+    out.append(f"next boot:  {boot.get('next') or '-'}")
+    if ab:
+        error = f" ({boot['error']})" if "error" in boot else ""
+        out.append(f"backend:    {boot['backend']}{error}")
+    for s in boot.get("slots", []):
+        flags = [n for n in ("bootable", "good", "active") if s[n]]
+        out.append(
+            f"  slot {s['name']}: {' '.join(flags) or 'not bootable'}, retries {s['retries']}"
+        )
+    for name, view in info.get("sets", {}).items():
+        text = f"bootable, release {view['release']}" if view["bootable"] else view["problem"]
+        out.append(f"set {name}:      {text}")
+    txid = f" ({journal['txid']})" if journal["state"] != StateKind.IDLE else ""
+    out.append(f"journal:    {journal['state']}{txid}")
+    gpt = info["gpt"]
+    out.append(f"gpt:        {'ok' if gpt['primary_ok'] and gpt['backup_ok'] else 'DAMAGED COPY'}")
+    for grp in info["groups"]:
+        names = " ".join(p["name"] for p in grp["partitions"])
+        out.append(f"  {grp['name']:<16} {grp['kind']:<15} {names}")
+    return out
