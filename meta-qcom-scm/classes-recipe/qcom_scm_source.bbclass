@@ -27,7 +27,7 @@
 
 # The project's canonical repository and the revision the layer builds.
 QCOM_SCM_GIT_URI ??= "git://github.com/meta-qcom-scm/meta-qcom-scm.git;protocol=https;branch=main"
-QCOM_SCM_SRCREV ??= "7428f7cb00483e34cb77cb67cacf964ea82759f2"
+QCOM_SCM_SRCREV ??= "8126db6c4a502a7488ddb9f94b9ce93cb731fb81"
 QCOM_SCM_EXTERNALSRC ??= ""
 # Task signatures depend on whether the in-tree build is on, not on where the
 # checkout is (the file:// checksums follow the content).
