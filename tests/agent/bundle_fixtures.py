@@ -56,6 +56,7 @@ def manifest_doc(images: list[tuple[str, str, bytes]], **fields: Any) -> dict[st
     doc.update(fields)
     doc["images"] = [
         {"target": t, "file": f, "size": len(d), "sha256": hashlib.sha256(d).hexdigest()}
+        | ({} if d else {"erase": True})  # an empty image erases its target: say so
         for t, f, d in images
     ]
     return doc

@@ -13,6 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[2] / "agent" / "src"))
+sys.path.insert(0, str(Path(__file__).parents[1]))  # the boot-chain oracle
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -37,3 +38,13 @@ def shm_path(tmp_path: Path) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A NOR image file, keys, config and state directory for the CLI tests (cli_env)."""
+    from cli_env import make_env
+
+    e = make_env(tmp_path / "env")
+    monkeypatch.setenv("SCM_FWUPDATE_CMDLINE", str(e.root / "cmdline"))
+    return e

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from oracle import ImageCache, check_bytes, decide, read_gpt
+
 from scm_fwupdate import gpt as G
 from scm_fwupdate.flash import Geometry
 from scm_fwupdate.journal import Journal
@@ -39,6 +41,7 @@ class Scenario:
     new_slot: str | None = None
     writable: list[tuple[int, int]] = field(default_factory=list)  # regions allowed to change
     operation: Callable[[SimNor, Journal, Path], None] | None = None
+    rule: str = "ab-attributes"  # how the oracle's boot chain picks (docs/boot-chain.md)
     geometry: Geometry = field(default_factory=lambda: Geometry(32 << 20, 4096, 256))
 
 
@@ -100,6 +103,8 @@ class Checker:
 
     def __init__(self, scenario: Scenario) -> None:
         self.s = scenario
+        self.base_cache = ImageCache()
+        decide(scenario.original, scenario.rule, cache=self.base_cache)
         es = scenario.geometry.erasesize
         self.writable = {
             b for off, size in scenario.writable for b in range(off - off % es, off + size, es)
@@ -121,45 +126,40 @@ class Checker:
         return all(nor.peek(b, es) == image[b : b + es] for b in blocks)
 
     def bootable(self, nor: SimNor) -> str:
-        """Old-or-new for everything the boot chain loads; returns 'old'/'new'/'mixed'."""
-        table = G.read_gpt(nor.peek, nor.geometry.size)  # one consistent GPT, or raises
+        """Old-or-new for everything the boot chain loads; returns 'old'/'new'/'mixed'.
+
+        The chain's decision comes from the oracle (tests/oracle, written from
+        docs/boot-chain.md), not from the agent's GPT code.
+        """
+        cache = self.base_cache.copy()
+        cache.touch_blocks(b // 4096 for b in nor.touched)
+        d = decide(nor.snapshot(), self.s.rule, cache=cache)
+        assert d.booted, f"the board does not boot: {d.line()}"
+        loaded = {load.image: load.version for load in d.images}
         seen = set()
-        slot = G.boot_slot(table)
+        for target, (old, new) in {**self.s.ab, **self.s.primary_backup}.items():
+            versions = {check_bytes(old).version: "old", check_bytes(new).version: "new"}
+            assert loaded.get(target) in versions, f"{target}: {loaded.get(target)} ({d.line()})"
+            seen.add(versions[loaded[target]])
+        if self.s.old_slot and not self.s.ab:  # GPT-only: the chain picks a known slot
+            assert d.slot in (f"_{self.s.old_slot}", f"_{self.s.new_slot}"), d.line()
+            seen.add("old" if d.slot == f"_{self.s.old_slot}" else "new")
         if self.s.ab:
-            assert slot in (self.s.old_slot, self.s.new_slot), f"boot chain picks slot {slot}"
-            for target, (old, new) in self.s.ab.items():
-                p = table.find(f"{target}_{slot}")
-                want = old if slot == self.s.old_slot else new
-                assert nor.peek(p.offset, len(want)) == want, f"slot {slot} of {target} not whole"
-            seen.add("old" if slot == self.s.old_slot else "new")
-            # If the picked slot fails to boot, the boot chain falls back to the
-            # other one: any slot it may try must be whole too.
-            for fallback in "ab":
-                p = table.find(f"dtb_{fallback}")
-                if p.unbootable or not (p.successful or p.retry > 0):
-                    continue
-                for target, (old, new) in self.s.ab.items():
-                    p = table.find(f"{target}_{fallback}")
-                    whole = nor.peek(p.offset, len(old)) == old or (
-                        nor.peek(p.offset, len(new)) == new
-                    )
-                    assert whole, f"slot {fallback} of {target} is bootable but not whole"
-        elif self.s.old_slot:  # GPT-only scenario: any consistent table picks a known slot
-            assert slot in (self.s.old_slot, self.s.new_slot), f"boot chain picks slot {slot}"
-            seen.add("old" if slot == self.s.old_slot else "new")
-        for target, (old, new) in self.s.primary_backup.items():
-            loaded = None
-            for name in (target, f"{target}_BACKUP"):  # primary, then fall back to the backup
-                p = table.find(name)
-                for label, img in (("old", old), ("new", new)):
-                    if nor.peek(p.offset, len(img)) == img:
-                        loaded = label
-                        break
-                if loaded:
-                    break
-            assert loaded, f"neither {target} nor {target}_BACKUP holds a whole image"
-            seen.add(loaded)
+            self._fallback_slots_whole(nor)
         return "mixed" if len(seen) > 1 else (seen.pop() if seen else "old")
+
+    def _fallback_slots_whole(self, nor: SimNor) -> None:
+        """A slot the chain may switch to (successful, not unbootable) holds whole images."""
+        table = read_gpt(nor.peek, nor.geometry.size)
+        assert table is not None, "no valid GPT"
+        for suffix in "ab":
+            bits = table.partitions[f"dtb_{suffix}"].ab
+            if bits.unbootable or not bits.successful:
+                continue
+            for target, (old, new) in self.s.ab.items():
+                p = table.partitions[f"{target}_{suffix}"]
+                whole = nor.peek(p.offset, len(old)) == old or nor.peek(p.offset, len(new)) == new
+                assert whole, f"slot {suffix} of {target} can be switched to but is not whole"
 
 
 _DEVICES: dict[str, tuple[SimNor, Checker]] = {}

@@ -98,7 +98,6 @@ def test_partial_bundle_of_the_same_release_copies_the_rest(q6a: Env, capsys) ->
     [
         ("release-mix", "XBL_CONFIG (REL-1)"),
         ("bundle-mix", "different releases"),
-        ("empty", "is empty"),
         ("not-elf", "not an ELF image"),
         ("digest", "digest 2 mismatch"),
         ("truncate", "outside the image"),
@@ -111,8 +110,6 @@ def test_images_that_would_not_boot_are_refused_before_any_write(
         images = release_images("REL-2", 2, ("XBL_SC",))
     elif case == "bundle-mix":
         images = {**release_images("REL-2", 2, ("XBL_SC",)), **release_images("REL-3", 3, ("TZ",))}
-    elif case == "empty":
-        images = {"XBL_SC": b""}
     else:
         images = {"TZ": imagegen.corrupt(release_images("REL-1", 2, ("TZ",))["TZ"], case)}
     before = hashlib.sha256(q6a.image()).digest()

@@ -67,6 +67,7 @@ def bundle(tmp_path: Path, ks: KeySet, images: list[tuple[str, Path]]) -> Path:
         {"compatible": COMPATIBLE, "version": "2026.11.1", "description": "test"},
         images,
         ks.private,
+        erase=["dtb"],  # the empty member: a deliberate erase
     )
     return out
 
@@ -112,10 +113,10 @@ def test_create_is_deterministic(tmp_path: Path, ks: KeySet, images) -> None:
     fields = {"compatible": COMPATIBLE, "version": "1.2.3"}
     a = tmp_path / "a.bundle"
     b = tmp_path / "b.bundle"
-    create_bundle(a, fields, images, ks.private)
+    create_bundle(a, fields, images, ks.private, erase=["dtb"])
     for _target, path in images:  # touching the inputs must not change the output
         path.touch()
-    create_bundle(b, fields, images, ks.private)
+    create_bundle(b, fields, images, ks.private, erase=["dtb"])
     assert a.read_bytes() == b.read_bytes()
     with tarfile.open(a) as tar:
         infos = tar.getmembers()
@@ -251,7 +252,7 @@ def test_ecdsa_key_with_certificate_keyring(tmp_path: Path, images) -> None:
     keys.generate_keypair(tmp_path / "x.key", unrelated)
     (tmp_path / "ring" / "README").write_text("not a key, ignored\n")
     out = tmp_path / "ec.bundle"
-    create_bundle(out, {"compatible": COMPATIBLE, "version": "2"}, images, private)
+    create_bundle(out, {"compatible": COMPATIBLE, "version": "2"}, images, private, erase=["dtb"])
     assert verify_bundle(out, cert.parent).version == "2"  # directory: any key may verify
     assert verify_bundle(out, cert).version == "2"
     with pytest.raises(SignatureError) as exc:

@@ -10,17 +10,10 @@ from pathlib import Path
 
 import pytest
 from bundle_fixtures import COMPATIBLE, Member, crafted_bundle, manifest_doc, member_data_offset
-from cli_env import Env, error_lines, make_env, new_firmware, run
+from cli_env import Env, error_lines, new_firmware, run
 
 from scm_fwupdate import history
 from scm_fwupdate.lock import InstanceLock
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
-    e = make_env(tmp_path / "env")
-    monkeypatch.setenv("SCM_FWUPDATE_CMDLINE", str(e.root / "cmdline"))
-    return e
 
 
 def _write(env: Env, name: str, data: bytes) -> Path:

@@ -78,6 +78,7 @@ def scenario(name: str) -> Scenario:
             primary_backup={"HYP": (old, new)},
             writable=[(prim.offset, prim.size), (back.offset, back.size)],
             operation=install_operation([("HYP", new)]),
+            rule="per-image",  # a pair the chain falls back on image by image
         )
     if name == "single":
         p = table.find("VarStore")

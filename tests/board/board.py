@@ -13,10 +13,9 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import firmware
 from firmware import EXIT_BOOT_ONLY, EXIT_BRICKED, EXIT_HUNG, BootLine
 from labgrid import Environment
-
-import firmware
 
 ROOT = Path(__file__).resolve().parents[2]
 KERNEL_ADDR, DTB_ADDR, INITRD_ADDR = 0x40200000, 0x48000000, 0x48200000
@@ -61,6 +60,7 @@ class Board:
         self.running = False
         self.console_log: list[str] = []
         self.last_boot: BootLine | None = None
+        self.boot_lines: list[BootLine] = []  # every attempt of the last power-on
         self.last_exit: int | None = None
 
     @property
@@ -178,7 +178,8 @@ class Board:
         _i, before, match, _a = self.power.expect(
             r"boot: [^\r\n]*result=(boot|bricked|hang)[^\r\n]*\r?\n", timeout=180
         )
-        return firmware.last(before.decode(errors="replace") + match.group(0).decode())
+        self.boot_lines = firmware.parse(before.decode(errors="replace") + match.group(0).decode())
+        return self.boot_lines[-1]
 
     def run(self, cmd: str, timeout: float = 120) -> tuple[str, int]:
         out, _err, rc = self.shell.run(cmd, timeout=timeout)

@@ -11,6 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[2] / "agent" / "src"))
+sys.path.insert(0, str(Path(__file__).parents[1]))  # the boot-chain oracle
 
 from board import ROOT, Artifacts, Board
 
@@ -63,9 +64,9 @@ def board(board_factory, request: pytest.FixtureRequest) -> Iterator[Board]:
     if request.node.get_closest_marker("emulated_only") and not b.emulated:
         pytest.skip("needs the emulated board's NOR image on the host")
     if b.emulated:
-        from scm_fwupdate import imagegen
+        from updates import make_nor
 
-        b.nor.write_bytes(imagegen.build().image)
+        b.nor.write_bytes(make_nor("q6a").image)
         b.new_state_disk()
     yield b
     b.shutdown()

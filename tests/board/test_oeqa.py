@@ -9,7 +9,7 @@ import unittest
 from pathlib import Path
 
 import pytest
-from updates import make_update
+from updates import make_nor, make_release
 
 from board import ROOT, Board
 
@@ -51,7 +51,9 @@ def passed(result: unittest.TestResult) -> bool:
 
 @pytest.mark.emulated_only
 def test_oeqa_cases_on_the_emulated_board(board: Board, tmp_path: Path) -> None:
-    update = make_update(tmp_path)
+    nor = make_nor("q6a")
+    update = make_release(tmp_path, nor, 2)
+    board.nor.write_bytes(nor.image)
     # The harness puts the bundle on the board's state disk (a real testimage
     # run pushes it through the target's shell instead).
     td = {
@@ -75,7 +77,7 @@ def test_oeqa_cases_on_the_emulated_board(board: Board, tmp_path: Path) -> None:
 
     # The emulator's fault knob: the 5th write or erase fails with a storage
     # error, inside the install; resume then finishes it.
-    board.nor.write_bytes(update.original)
+    board.nor.write_bytes(nor.image)
     board.new_state_disk({"v2.bundle": update.bundle})
     board.boot(
         "qcom_scm_storage.allow_write=1",

@@ -13,9 +13,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from firmware import BootLine
 from oracle.gpt import read_gpt_bytes
 
-from firmware import BootLine
 from scm_fwupdate import imagegen
 from scm_fwupdate.profile import QCS6490_BOOT_IMAGES
 
@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DEV_KEY = ROOT / "meta-qcom-scm/files/dev-keys/DEVELOPMENT-ONLY-ed25519.pem"
 COMPATIBLE = "qemuarm64-scm"
 CHANGED = ("XBL_SC", "TZ", "UEFI", "dtb")  # the images a release changes; the rest re-stamped
-ABL_CONFIG = "board:\n  profile: qcom-abl\n"
+# The board's own configuration, with the ABL profile (an image for an ABL board).
+ABL_CONFIG = (ROOT / "board/scm-fwupdate.yaml").read_text() + "board:\n  profile: qcom-abl\n"
 
 
 def make_nor(layout: str = "q6a", compact: bool = True) -> imagegen.Board:
@@ -78,12 +79,17 @@ def make_release(
     args = []
     for name, data in images.items():
         path = workdir / f"{name}-v{version}.bin"
-        path.write_bytes(imagegen.corrupt(data, corrupt) if corrupt and name == targets[0] else data)
+        path.write_bytes(
+            imagegen.corrupt(data, corrupt) if corrupt and name == targets[0] else data
+        )
         args += ["--image", f"{name}={path}"]
     bundle = workdir / f"fw-v{version}{'-' + corrupt if corrupt else ''}.bundle"
     subprocess.run(
-        [sys.executable, "-m", "scm_fwupdate", "bundle", "create", "--key", str(DEV_KEY)]
-        + ["--compatible", COMPATIBLE, "--version", str(version), *args, "--output", str(bundle)],
+        [
+            *(sys.executable, "-m", "scm_fwupdate", "bundle", "create", "--key", str(DEV_KEY)),
+            *("--compatible", COMPATIBLE, "--version", str(version), *args),
+            *("--output", str(bundle)),
+        ],
         check=True,
         env={"PYTHONPATH": str(ROOT / "agent" / "src")},
     )

@@ -156,6 +156,12 @@ class ImageCache:
     def clear(self) -> None:
         self._checks.clear()
 
+    def copy(self) -> ImageCache:
+        """A cache for a NOR that starts as this one's (e.g. one per cut of a campaign)."""
+        other = ImageCache()
+        other._checks = dict(self._checks)
+        return other
+
     def __len__(self) -> int:
         return len(self._checks)
 

@@ -35,12 +35,18 @@ from .inbox import run_inbox
 from .install import run_install
 from .lock import InstanceLock
 from .packing import create_bundle
+from .profile import BootRule
 from .progress import MODES, Progress
 from .resume import run_resume
 from .slots import booted_slot
 from .verify import run_verify
 
 PROG = "scm-fwupdate"
+
+
+def printable(text: str) -> str:
+    """Control characters (from a file name, a bundle) escaped, not sent to the terminal."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
 EXIT_CODES_HELP = """exit codes:
@@ -111,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("slot", nargs="?")
     p = cmd("mark-bad", "mark the booted slot (or SLOT) bad")
     p.add_argument("slot", nargs="?")
+    p.add_argument(
+        "--force", action="store_true", help="even if no other slot is bootable (then none is)"
+    )
     p = cmd("activate", "make SLOT boot next")
     p.add_argument("slot")
     p = cmd("verify", "check GPT copies, journal and installed images")
@@ -130,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--image", action="append", required=True, metavar="TARGET=FILE", help="repeatable"
     )
     b.add_argument("--output", type=Path, required=True)
+    b.add_argument(
+        "--erase",
+        action="append",
+        default=[],
+        metavar="TARGET",
+        help="TARGET's image is empty on purpose: the install erases it (repeatable)",
+    )
     b = bsub.add_parser("info", help="show a bundle's manifest")
     b.add_argument("bundle", type=Path)
     b.add_argument("--keyring", type=Path)
@@ -253,6 +269,16 @@ def _default_slot(ctx: Context, slot: str | None) -> str:
 
 def cmd_mark(ctx: Context, args: argparse.Namespace) -> int:
     require_idle(ctx)
+    rule = ctx.config.board.rule
+    if rule != BootRule.AB_ATTRIBUTES:
+        if args.command != "mark-good":
+            raise BootError(
+                f"{args.command}: under boot rule '{rule}' the boot chain picks no slot; "
+                "an install's order of writes decides what boots"
+            )
+        # The unit that runs mark-good at every boot must not fail on such a board.
+        _out(f"boot rule '{rule}': nothing to confirm")
+        return 0
     if ctx.config.boot.backend == Backend.QUALCOMM_GPT and not _has_slots(ctx):
         if args.command != "mark-good":
             raise BootError("the GPT has no _a/_b partitions: nothing to select")
@@ -269,6 +295,12 @@ def cmd_mark(ctx: Context, args: argparse.Namespace) -> int:
         backend.mark_good(slot)
         _out(f"slot {slot} marked good")
     elif args.command == "mark-bad":
+        others = [s for s in backend.state() if s.name != slot and s.bootable]
+        if not others and not args.force:
+            raise BootError(
+                f"marking slot {slot} bad would leave no bootable slot (the other one is not "
+                "bootable either); use --force to do it anyway"
+            )
         backend.mark_bad(slot)
         _out(f"slot {slot} marked bad")
     else:
@@ -324,7 +356,7 @@ def cmd_bundle(args: argparse.Namespace) -> int:
             fields["description"] = args.description
         if args.created is not None:
             fields["created"] = args.created
-        m = create_bundle(args.output, fields, images, args.key)
+        m = create_bundle(args.output, fields, images, args.key, erase=args.erase)
         _out(f"{args.output}: {m.compatible} {m.version}, {len(m.images)} image(s)")
         return 0
     if args.bundle_command == "info":
@@ -416,7 +448,7 @@ def main(argv: Sequence[str] | None = None, context: Context | None = None) -> i
 
 
 def _error(message: str) -> None:
-    text = " ".join(message.split())  # one line, whatever the message holds
+    text = printable(" ".join(message.split()))  # one line, whatever the message holds
     print(f"{PROG}: error: {text}", file=sys.stderr, flush=True)
 
 

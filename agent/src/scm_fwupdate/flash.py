@@ -236,10 +236,17 @@ class NorImage:
         return cls(Geometry(path.stat().st_size, erasesize, writesize), path, **kw)
 
     def _get(self, offset: int, length: int) -> bytes:
-        return os.pread(self._fd, length, offset)
+        try:
+            return os.pread(self._fd, length, offset)
+        except OSError as e:
+            raise DeviceError(f"{self.name}: read at 0x{offset:x} failed: {e.strerror}") from None
 
     def _put(self, offset: int, data: bytes) -> None:
-        os.pwrite(self._fd, data, offset)
+        try:
+            if os.pwrite(self._fd, data, offset) != len(data):
+                raise DeviceError(f"{self.name}: short write at 0x{offset:x}")
+        except OSError as e:
+            raise DeviceError(f"{self.name}: write at 0x{offset:x} failed: {e.strerror}") from None
 
     def read(self, offset: int, length: int) -> bytes:
         _check_range(self.geometry, offset, length, 1)

@@ -261,7 +261,9 @@ def _read_entries(read: Reader, h: Header, sector_size: int) -> bytes:
     return raw
 
 
-def _partitions(raw: bytes, h: Header, sector_size: int) -> tuple[tuple[Partition, ...], list[str]]:
+def _partitions(
+    raw: bytes, h: Header, sector_size: int, disk_size: int
+) -> tuple[tuple[Partition, ...], list[str]]:
     parts = []
     for i in range(h.num_entries):
         tguid, uguid, first, last, attrs, name = ENTRY.unpack_from(raw, i * h.entry_size)
@@ -280,10 +282,23 @@ def _partitions(raw: bytes, h: Header, sector_size: int) -> tuple[tuple[Partitio
                 sector_size,
             )
         )
-    problems = []
+    problems = _geometry(h, sector_size, disk_size)
+    last_lba = disk_size // sector_size - 1
+    gpt_end = 2 + _sectors(h, sector_size)  # MBR, primary header, primary entries
+    backup_start = last_lba - _sectors(h, sector_size)  # backup entries, then its header
     names: dict[str, int] = {}
     for p in parts:
         names[p.name] = names.get(p.name, 0) + 1
+        if p.last_lba > last_lba:
+            problems.append(
+                f"partition '{p.name}' (LBA {p.first_lba}-{p.last_lba}) runs past "
+                f"the end of the device (LBA {last_lba})"
+            )
+        elif p.first_lba < gpt_end or p.last_lba >= backup_start:
+            problems.append(
+                f"partition '{p.name}' (LBA {p.first_lba}-{p.last_lba}) overlaps "
+                f"a GPT copy (LBA 0-{gpt_end - 1} and {backup_start}-{last_lba})"
+            )
         if p.first_lba > p.last_lba or p.first_lba < h.first_usable or p.last_lba > h.last_usable:
             problems.append(
                 f"partition '{p.name}' (LBA {p.first_lba}-{p.last_lba}) is outside the usable "
@@ -295,6 +310,22 @@ def _partitions(raw: bytes, h: Header, sector_size: int) -> tuple[tuple[Partitio
         if b.first_lba <= a.last_lba:
             problems.append(f"partitions '{a.name}' and '{b.name}' overlap")
     return tuple(parts), problems
+
+
+def _sectors(h: Header, sector_size: int) -> int:
+    return -(-h.num_entries * h.entry_size // sector_size)
+
+
+def _geometry(h: Header, sector_size: int, disk_size: int) -> list[str]:
+    """The usable range must leave both GPT copies alone (else a partition may cover one)."""
+    last_lba = disk_size // sector_size - 1
+    lo, hi = 2 + _sectors(h, sector_size), last_lba - _sectors(h, sector_size) - 1
+    if h.first_usable < lo or h.last_usable > hi:
+        return [
+            f"usable range LBA {h.first_usable}-{h.last_usable} overlaps a GPT copy "
+            f"(partitions may only use LBA {lo}-{hi})"
+        ]
+    return []
 
 
 def read_gpt(
@@ -322,7 +353,7 @@ def read_gpt(
         if chosen is None:
             continue
         h, raw = chosen
-        parts, problems = _partitions(raw, h, ss)
+        parts, problems = _partitions(raw, h, ss, disk_size)
         if problems and strict:
             raise GptError("GPT has mistakes: " + "; ".join(problems))
         return Gpt(

@@ -36,6 +36,15 @@ def append(path: Path, record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def check_writable(path: Path) -> None:
+    """Before an install writes the flash: the history it will append to must take it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+    except OSError as e:
+        raise AgentError(f"cannot write install history {path}: {e.strerror}") from None
+
+
 def read(path: Path) -> list[dict[str, Any]]:
     """All records; a torn last line (power cut during an append) is skipped."""
     try:

@@ -295,6 +295,9 @@ def _install(
         record = make_record(ctx, run, source, manifest, target, release)
         if dry_run:
             return _dry_run(ctx, flash, target, specs, record)
+        # Everything the install writes besides the flash must take it before the
+        # flash is touched (the journal is opened, and written, next).
+        history.check_writable(cfg.history)
         ctx.progress.update("plan", 0, 1)
         with ctx.open_journal() as journal:
             plan = _plan(ctx, flash, journal, target, specs, record).commit()

@@ -13,6 +13,7 @@ Manifest::
         size: 12345
         sha256: <64 lowercase hex digits>
         version: "optional per-image version"
+        erase: true                   # optional, only with size 0: erase the target
 
 Unknown keys are rejected at every level, as are duplicate keys, targets and files.
 """
@@ -84,6 +85,7 @@ class ImageEntry:
     size: int
     sha256: str
     version: str | None = None
+    erase: bool = False  # an empty image that deliberately erases its target
 
 
 @dataclass(frozen=True)
@@ -123,12 +125,14 @@ class Manifest:
             }
             if e.version is not None:
                 item["version"] = e.version
+            if e.erase:
+                item["erase"] = True
             out["images"].append(item)
         return out
 
 
 _TOP_KEYS = ("format", "compatible", "version", "description", "created", "images")
-_IMAGE_KEYS = ("target", "file", "size", "sha256", "version")
+_IMAGE_KEYS = ("target", "file", "size", "sha256", "version", "erase")
 
 
 def _fail(key: str, message: str) -> BundleError:
@@ -220,13 +224,23 @@ def manifest_from_dict(data: object, raw: bytes = b"") -> Manifest:
         image_version = item.get("version")
         if image_version is not None:
             image_version = _str(image_version, f"{where}.version", _VERSION, "a version string")
+        erase = item.get("erase", False)
+        if not isinstance(erase, bool):
+            raise _fail(f"{where}.erase", f"expected true or false, got {erase!r}")
+        if size == 0 and not erase:
+            raise _fail(
+                f"{where}.size",
+                f"an empty image would erase '{target}': the manifest must say 'erase: true'",
+            )
+        if erase and size:
+            raise _fail(f"{where}.erase", "only an empty image (size 0) erases its target")
         if target in targets:
             raise _fail(f"{where}.target", f"duplicate target {target!r}")
         if file in files:
             raise _fail(f"{where}.file", f"duplicate file {file!r}")
         targets.add(target)
         files.add(file)
-        images.append(ImageEntry(target, file, size, sha256, image_version))
+        images.append(ImageEntry(target, file, size, sha256, image_version, erase))
     return Manifest(
         compatible=compatible,
         version=version,

@@ -66,12 +66,14 @@ def create_bundle(
     manifest_fields: dict[str, Any],
     images: Sequence[tuple[str, Path] | tuple[str, Path, str | None]],
     private_key: Path,
+    erase: Sequence[str] = (),
 ) -> Manifest:
     """Write a signed bundle; returns its manifest.
 
     manifest_fields: compatible, version, and optionally description and created.
     images: (target, file) or (target, file, image_version), in install order; the
-    member name is the file's base name. The output is written to a temporary file
+    member name is the file's base name; an empty file is an image that erases its
+    target, which the signer must name in ``erase``. The output is written to a temporary file
     next to it and renamed into place.
     """
     allowed = ("compatible", "version", "description", "created")
@@ -94,6 +96,8 @@ def create_bundle(
         entry["sha256"] = sha256
         if version is not None:
             entry["version"] = version
+        if size == 0 and target in erase:
+            entry["erase"] = True
         entries.append(entry)
         sources.append(path)
     document["images"] = entries

@@ -64,9 +64,26 @@ def classify(gpt: Gpt, target: str, overrides: dict[str, str] | None = None) -> 
         return Kind.AB
     if target in names and f"{target}{BACKUP_SUFFIX}" in names:
         return Kind.PRIMARY_BACKUP
+    group = group_of(names, target)
+    if group is not None:
+        raise PolicyError(
+            f"target '{target}' is one copy of the {group[1]} '{group[0]}': name the group, "
+            "the agent writes its copies in the safe order"
+        )
     if target in names:
         return Kind.SINGLE
     raise PolicyError(f"no partition or slot group '{target}' in the GPT")
+
+
+def group_of(names: set[str], name: str) -> tuple[str, str] | None:
+    """(group, what) when the partition ``name`` is one member of a pair."""
+    base = name[:-2]
+    if name[-2:] in ("_a", "_b") and {f"{base}_a", f"{base}_b"} <= names:
+        return base, "A/B group"
+    base = name.removesuffix(BACKUP_SUFFIX)
+    if name.endswith(BACKUP_SUFFIX) and base in names:
+        return base, "primary/backup pair"
+    return None
 
 
 def _aligned(p: Partition, flash: Flash) -> Partition:
