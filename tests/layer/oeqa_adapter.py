@@ -7,7 +7,7 @@ that is already booted (QEMU started by hand or by a harness, a real board on
 a serial line):
 
     python3 tests/layer/oeqa_adapter.py --tcp 127.0.0.1:4444 \\
-        --td SCM_BUNDLE_PATH=build/tmp/deploy/images/qemuarm64-scm/x.scmfw
+        --td QCOM_SCM_BUNDLE_PATH=build/tmp/deploy/images/qemuarm64-scm/x.scmfw
 
 ``--tcp`` expects a root shell on a TCP serial port (QEMU:
 ``-serial tcp:127.0.0.1:4444,server=on,wait=off``); ``--local`` runs commands

@@ -1,7 +1,8 @@
 """Static checks of what yocto-check-layer and the layer's design require."""
 
 import re
-import tomllib
+import textwrap
+import types
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -50,15 +51,89 @@ def test_layer_conf():
     assert var(LAYER_CONF, "LAYERSERIES_COMPAT_qcom-scm") == "wrynose"
     assert var(LAYER_CONF, "LAYERDEPENDS_qcom-scm").split() == ["core"]
     assert re.search(r"^addpylib \$\{LAYERDIR\}/lib oeqa$", LAYER_CONF, re.M)
+    assert re.search(r'^INHERIT \+= "qcom_scm_sanity"$', LAYER_CONF, re.M)
     # meta-qcom's collection name is "qcom".
     assert "qcom:${LAYERDIR}/dynamic-layers/qcom/" in LAYER_CONF
 
 
 def test_layer_conf_changes_nothing_global():
     """Adding the layer must not change other recipes' signatures."""
-    forbidden = r"^(DISTRO_FEATURES|MACHINE_FEATURES|IMAGE_INSTALL|INHERIT|PREFERRED_\w+|BBMASK)\b"
+    forbidden = r"^(DISTRO_FEATURES|MACHINE_FEATURES|IMAGE_INSTALL|PREFERRED_\w+|BBMASK)\b"
     offenders = re.findall(forbidden, LAYER_CONF, re.M)
     assert not offenders, offenders
+    # The one global class only handles an event (a warning): no task, no signature.
+    assert re.findall(r"^INHERIT\b.*", LAYER_CONF, re.M) == ['INHERIT += "qcom_scm_sanity"']
+
+
+def test_classes_are_in_their_new_directories():
+    assert not (LAYER / "classes").exists(), "legacy classes/ directory"
+    assert sorted(p.name for p in (LAYER / "classes-recipe").glob("*.bbclass")) == [
+        "qcom_scm_bundle.bbclass",
+        "qcom_scm_source.bbclass",
+    ]
+    assert sorted(p.name for p in (LAYER / "classes-global").glob("*.bbclass")) == [
+        "qcom_scm_sanity.bbclass"
+    ]
+
+
+def layer_variables():
+    names = set()
+    for path in LAYER.rglob("*"):
+        if path.suffix in {".bb", ".bbappend", ".bbclass", ".inc", ".conf"}:
+            names |= set(
+                re.findall(
+                    r"^([A-Z][A-Z0-9_]*)(?:\[\w-]+\])?(?::\S+)?\s*(?:\?\?=|\?=|:=|\+=|=)",
+                    path.read_text(),
+                    re.M,
+                )
+            )
+    return names
+
+
+def test_one_variable_prefix():
+    """The layer's own variables all start with QCOM_SCM_; the old SCM_ names
+    are declared renamed (bitbake stops with "has been renamed to")."""
+    ours = {n for n in layer_variables() if "SCM" in n}
+    assert ours and all(n.startswith("QCOM_SCM_") for n in ours), sorted(ours)
+    renamed = dict(re.findall(r'^BB_RENAMED_VARIABLES\[(\w+)\] = "(\w+)"$', LAYER_CONF, re.M))
+    for old, new in renamed.items():
+        if old.startswith("SCM_"):
+            assert new == "QCOM_" + old and new in ours, (old, new)
+
+
+def sanity_handler():
+    text = (LAYER / "classes-global" / "qcom_scm_sanity.bbclass").read_text()
+    assert re.search(
+        r'^qcom_scm_feature_check\[eventmask\] = "bb\.event\.SanityCheck"$', text, re.M
+    )
+    m = re.search(r"^python qcom_scm_feature_check\(\) \{\n(.*?)^\}", text, re.M | re.S)
+    source = "def handler(e):\n" + textwrap.indent(textwrap.dedent(m.group(1)), "    ")
+    warnings = []
+    namespace = {"bb": types.SimpleNamespace(warn=warnings.append)}
+    exec(compile(source, "qcom_scm_sanity.bbclass", "exec"), namespace)
+
+    def run(**values):
+        data = types.SimpleNamespace(getVar=values.get)
+        namespace["handler"](types.SimpleNamespace(data=data))
+        return list(warnings), warnings.clear()
+
+    return run
+
+
+@pytest.mark.parametrize(
+    ("values", "warns"),
+    [
+        ({"DISTRO_FEATURES": "systemd"}, True),
+        ({"DISTRO_FEATURES": "systemd qcom-scm"}, False),
+        ({"DISTRO_FEATURES": "qcom-scm-foo"}, True),
+        ({"DISTRO_FEATURES": "", "QCOM_SCM_SKIP_FEATURE_CHECK": "1"}, False),
+    ],
+)
+def test_sanity_warns_without_the_feature(values, warns):
+    got, _ = sanity_handler()(**values)
+    assert bool(got) == warns, got
+    if warns:
+        assert "qcom-scm" in got[0] and "QCOM_SCM_SKIP_FEATURE_CHECK" in got[0]
 
 
 # -- patches ------------------------------------------------------------------------
@@ -139,15 +214,6 @@ def test_machine_runqemu_settings():
 # -- agent recipe vs. the agent -----------------------------------------------------
 
 
-def test_agent_recipe_version_matches_pyproject():
-    pyproject = REPO / "agent" / "pyproject.toml"
-    if not pyproject.is_file():
-        pytest.skip("agent/pyproject.toml not there yet")
-    version = tomllib.loads(pyproject.read_text())["project"]["version"]
-    recipes = sorted(LAYER.glob("recipes-support/scm-fwupdate/scm-fwupdate_*.bb"))
-    assert [r.name for r in recipes] == [f"scm-fwupdate_{version}.bb"]
-
-
 def test_agent_units_and_config_exist():
     recipe = next(LAYER.glob("recipes-support/scm-fwupdate/scm-fwupdate_*.bb")).read_text()
     units = set(re.findall(r"scm-fwupdate-[\w-]+\.(?:service|path)", recipe))
@@ -182,17 +248,3 @@ def test_development_key_is_marked_and_consistent():
         if "DEVELOPMENT-ONLY-ed25519.pub.pem" in p.read_text()
     ]
     assert [str(p) for p in trusting] == ["conf/machine/qemuarm64-scm.conf"]
-
-
-# -- sources taken from the repository ------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "path",
-    ["agent", "tests/agent", "tz-emulator", "tz-emulator/dts/qcom-scm.dtso"],
-)
-def test_repository_sources_exist(path):
-    top = (REPO / path).parts[len(REPO.parts)]
-    if not (REPO / top).exists():
-        pytest.skip(f"{top}/ not there yet")
-    assert (REPO / path).exists(), f"{path} is fetched by a recipe but missing"

@@ -124,7 +124,9 @@ def test_install_skips_without_bundle(cases):
                 return 0, "0x400"
             return super().run(cmd, timeout)
 
-    result = run_one(cases, "test_ab_install", WritableBoard(), td={"SCM_BUNDLE_PATH": "/nope"})
+    result = run_one(
+        cases, "test_ab_install", WritableBoard(), td={"QCOM_SCM_BUNDLE_PATH": "/nope"}
+    )
     assert len(result.skipped) == 1, (result.failures, result.errors)
 
 
@@ -145,3 +147,14 @@ def test_td_lookup_tolerates_missing_td(cases):
 def test_local_target_run():
     status, output = oeqa_adapter.LocalTarget().run("echo hi; exit 3")
     assert (status, output) == (3, "hi")
+
+
+def test_td_reads_the_names_before_the_prefix(cases):
+    """Harnesses that still pass SCM_BUNDLE_* (tests/board) keep working."""
+    case = cases.QcomScmStorageTest("test_status")
+    case.tc = oeqa_adapter._TC({"SCM_BUNDLE_PATH": "/old", "SCM_BUNDLE_VERSION": "2"})
+    assert case._td("QCOM_SCM_BUNDLE_PATH") == "/old"
+    assert case._td("QCOM_SCM_BUNDLE_VERSION") == "2"
+    case.tc = oeqa_adapter._TC({"SCM_BUNDLE_PATH": "/old", "QCOM_SCM_BUNDLE_PATH": "/new"})
+    assert case._td("QCOM_SCM_BUNDLE_PATH") == "/new"
+    assert case._td("QCOM_SCM_FAULT_CMD", "x") == "x"

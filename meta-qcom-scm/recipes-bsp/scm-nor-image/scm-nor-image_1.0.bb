@@ -2,8 +2,8 @@ SUMMARY = "Factory image of the emulated 32 MiB SPI-NOR (Qualcomm-like GPT)"
 DESCRIPTION = "Generates the NOR store of qemuarm64-scm with \
                scm-fwupdate-native's image generator (4096-byte sector GPT, \
                primary and _BACKUP pairs, _a/_b slot groups, firmware version \
-               SCM_NOR_FIRMWARE_VERSION) and the next firmware version, one \
-               file per target, that scm-fwupdate-bundle.bbclass packs into a \
+               QCOM_SCM_NOR_FIRMWARE_VERSION) and the next firmware version, one \
+               file per target, that a qcom_scm_bundle recipe packs into a \
                bundle."
 SECTION = "bsp"
 LICENSE = "MIT"
@@ -21,21 +21,21 @@ PACKAGE_ARCH = "${MACHINE_ARCH}"
 
 inherit python3native deploy nopackages
 
-SCM_NOR_IMAGE_NAME ?= "scm-nor-${MACHINE}.img"
+QCOM_SCM_NOR_IMAGE_NAME ?= "scm-nor-${MACHINE}.img"
 # Firmware version written into the factory image; the files in scm-fw/ are
 # version + 1.
-SCM_NOR_FIRMWARE_VERSION ?= "1"
+QCOM_SCM_NOR_FIRMWARE_VERSION ?= "1"
 
 do_configure[noexec] = "1"
 
 do_compile() {
     rm -rf ${B}/scm-fw
     ${PYTHON} -m scm_fwupdate.imagegen --output ${B}/nor.img \
-        --version ${SCM_NOR_FIRMWARE_VERSION} --images-dir ${B}/scm-fw
+        --version ${QCOM_SCM_NOR_FIRMWARE_VERSION} --images-dir ${B}/scm-fw
 }
 
 do_deploy() {
-    install -m 0644 ${B}/nor.img ${DEPLOYDIR}/${SCM_NOR_IMAGE_NAME}
+    install -m 0644 ${B}/nor.img ${DEPLOYDIR}/${QCOM_SCM_NOR_IMAGE_NAME}
     install -d ${DEPLOYDIR}/scm-fw
     install -m 0644 ${B}/scm-fw/*.bin ${DEPLOYDIR}/scm-fw/
 }

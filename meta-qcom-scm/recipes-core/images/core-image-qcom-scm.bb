@@ -1,11 +1,11 @@
 SUMMARY = "A console image with the SCM firmware update agent"
 DESCRIPTION = "core-image-minimal plus scm-fwupdate, mtd-utils and an ssh \
-               server, and a signed firmware bundle built next to it \
-               (classes/scm-fwupdate-bundle.bbclass)."
+               server. Firmware bundles are recipes of their own \
+               (recipes-core/bundles/, classes-recipe/qcom_scm_bundle.bbclass)."
 SECTION = "images"
 LICENSE = "MIT"
 
-inherit core-image features_check scm-fwupdate-bundle
+inherit core-image features_check
 
 REQUIRED_DISTRO_FEATURES = "qcom-scm systemd"
 
@@ -17,12 +17,3 @@ IMAGE_INSTALL = "\
     packagegroup-qcom-scm \
     scm-fwupdate-keys \
 "
-
-# The emulated board: bundle the next firmware version that scm-nor-image
-# wrote (an A/B slot group, a primary/_BACKUP pair ...), signed with the
-# DEVELOPMENT-ONLY key its keyring accepts.
-SCM_BUNDLE_IMAGES:qemuarm64-scm ?= "\
-    uefisecapp:scm-fw/uefisecapp.bin \
-    XBL_CONFIG:scm-fw/XBL_CONFIG.bin \
-"
-SCM_BUNDLE_DEPENDS:qemuarm64-scm ?= "scm-nor-image:do_deploy"

@@ -1,6 +1,6 @@
 SUMMARY = "Public keys scm-fwupdate trusts to sign firmware bundles (its keyring)"
 DESCRIPTION = "Installs the ed25519 public keys listed in \
-               SCM_FWUPDATE_TRUSTED_KEYS into /etc/scm-fwupdate/keyring. Empty by \
+               QCOM_SCM_FWUPDATE_TRUSTED_KEYS into /etc/scm-fwupdate/keyring. Empty by \
                default: a product sets its own key; the qemuarm64-scm machine \
                trusts the public, insecure development key of this layer."
 SECTION = "base"
@@ -12,13 +12,13 @@ LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda
 # the layer, not of a recipe directory.
 # nooelint: oelint.vars.fileextrapaths, oelint.vars.outofcontext
 FILESEXTRAPATHS:prepend := "${QCOM_SCM_LAYERDIR}/files/dev-keys:"
-SRC_URI = "${@' '.join('file://' + k for k in d.getVar('SCM_FWUPDATE_TRUSTED_KEYS').split())}"
+SRC_URI = "${@' '.join('file://' + k for k in d.getVar('QCOM_SCM_FWUPDATE_TRUSTED_KEYS').split())}"
 
 # Space-separated file names of PEM public keys, found through FILESPATH:
 # a product adds its key directory with a bbappend
 #   FILESEXTRAPATHS:prepend := "${THISDIR}/keys:"
-# and sets SCM_FWUPDATE_TRUSTED_KEYS = "product-ed25519.pub.pem".
-SCM_FWUPDATE_TRUSTED_KEYS ??= ""
+# and sets QCOM_SCM_FWUPDATE_TRUSTED_KEYS = "product-ed25519.pub.pem".
+QCOM_SCM_FWUPDATE_TRUSTED_KEYS ??= ""
 
 S = "${UNPACKDIR}"
 
@@ -31,7 +31,7 @@ do_compile[noexec] = "1"
 
 do_install() {
     install -d ${D}${sysconfdir}/scm-fwupdate/keyring
-    for key in ${SCM_FWUPDATE_TRUSTED_KEYS}; do
+    for key in ${QCOM_SCM_FWUPDATE_TRUSTED_KEYS}; do
         install -m 0644 ${UNPACKDIR}/$key ${D}${sysconfdir}/scm-fwupdate/keyring/
     done
 }

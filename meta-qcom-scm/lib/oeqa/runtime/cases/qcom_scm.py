@@ -3,8 +3,8 @@
 #
 # Runtime tests of the Qualcomm SCM storage stack: the qcom_scm_storage MTD
 # driver, its read-only default, and scm-fwupdate (status, A/B install of a
-# bundle built by classes/scm-fwupdate-bundle.bbclass, resume after an
-# interrupted install, mark-good).
+# bundle built by a qcom_scm_bundle recipe, resume after an interrupted
+# install, mark-good).
 #
 # Written against a small surface so that the same cases also run outside
 # bitbake (tests/layer/oeqa_adapter.py) against a board reached over a serial
@@ -15,21 +15,23 @@
 #   - datastore values come from self.tc.td through _td(), which tolerates a
 #     missing td or key.
 #
-# Datastore / adapter settings:
-#   DEPLOY_DIR_IMAGE, IMAGE_LINK_NAME  locate the bundle (<link name>.scmfw)
-#   SCM_BUNDLE_PATH                    or give the bundle path directly
-#   SCM_BUNDLE_ON_TARGET               the bundle is already on the target at
-#                                      this path (a harness put it there): no push
-#   SCM_BUNDLE_VERSION                 the version "status" shows after install
-#   QCOM_SCM_PUSH_CHUNK                base64 characters per run() when pushing
-#                                      the bundle (49152; the serial adapter
-#                                      uses less, a tty line holds 4095)
-#   QCOM_SCM_STORAGE_ALLOW_WRITE       "1" when the image enables writes
-#   QCOM_SCM_FAULT_CMD                 shell command run on the target that
-#                                      arms the emulator's fault knob (the next
-#                                      storage writes fail); the resume test is
-#                                      skipped without it
-#   QCOM_SCM_FAULT_CLEAR_CMD           command that disarms it (optional)
+# Datastore / adapter settings (core-image-qcom-scm sets the first and third):
+#   QCOM_SCM_BUNDLE_PATH           the bundle on this host
+#   QCOM_SCM_BUNDLE_ON_TARGET      the bundle is already on the target at
+#                                  this path (a harness put it there): no push
+#   QCOM_SCM_BUNDLE_VERSION        the version "status" shows after install
+#   QCOM_SCM_PUSH_CHUNK            base64 characters per run() when pushing
+#                                  the bundle (49152; the serial adapter
+#                                  uses less, a tty line holds 4095)
+#   QCOM_SCM_STORAGE_ALLOW_WRITE   "1" when the image enables writes
+#   QCOM_SCM_FAULT_CMD             shell command run on the target that
+#                                  arms the emulator's fault knob (the next
+#                                  storage writes fail); the resume test is
+#                                  skipped without it
+#   QCOM_SCM_FAULT_CLEAR_CMD       command that disarms it (optional)
+# The names the layer used before its QCOM_SCM_ prefix (SCM_BUNDLE_PATH,
+# SCM_BUNDLE_ON_TARGET, SCM_BUNDLE_VERSION) are still read when the new
+# name is not set.
 
 import base64
 import hashlib
@@ -57,8 +59,12 @@ class QcomScmStorageTest(OERuntimeTestCase):
         td = getattr(getattr(self, "tc", None), "td", None)
         if not td:
             return default
+        # The name before the layer's QCOM_SCM_ prefix, read when unset.
+        legacy = name.removeprefix("QCOM_") if name.startswith("QCOM_SCM_BUNDLE_") else None
         try:
-            value = td.get(name, default)
+            value = td.get(name)
+            if value is None and legacy:
+                value = td.get(legacy)
         except AttributeError:
             return default
         return default if value is None else value
@@ -118,18 +124,13 @@ class QcomScmStorageTest(OERuntimeTestCase):
         self.assertEqual(out.split()[0], hashlib.sha256(data).hexdigest(), msg=out)
 
     def _bundle_path(self):
-        path = self._td("SCM_BUNDLE_PATH")
-        if not path:
-            deploy = self._td("DEPLOY_DIR_IMAGE")
-            link = self._td("IMAGE_LINK_NAME")
-            if deploy and link:
-                path = os.path.join(deploy, link + ".scmfw")
+        path = self._td("QCOM_SCM_BUNDLE_PATH")
         if not path or not os.path.exists(path):
-            self.skipTest("no bundle (set SCM_BUNDLE_PATH or build core-image-qcom-scm)")
+            self.skipTest("no bundle (set QCOM_SCM_BUNDLE_PATH or build core-bundle-qcom-scm)")
         return path
 
     def _install_bundle(self, bundle, check=True):
-        remote = self._td("SCM_BUNDLE_ON_TARGET")
+        remote = self._td("QCOM_SCM_BUNDLE_ON_TARGET")
         if not remote:
             with open(bundle, "rb") as f:
                 self._push(f.read(), REMOTE_BUNDLE)
@@ -192,7 +193,7 @@ class QcomScmStorageTest(OERuntimeTestCase):
         self._run(f"{AGENT} verify", timeout=1800)
         _, status_after = self._run(f"{AGENT} status")
         self.assertNotEqual(status_before, status_after, msg="status unchanged by install")
-        version = self._td("SCM_BUNDLE_VERSION")
+        version = self._td("QCOM_SCM_BUNDLE_VERSION")
         if version:
             self.assertIn(version, status_after, msg="installed version not in status")
 
@@ -217,7 +218,7 @@ class QcomScmStorageTest(OERuntimeTestCase):
             self._run(f"{AGENT} resume --progress none", timeout=1800)
         self._run(f"{AGENT} verify", timeout=1800)
         _, output = self._run(f"{AGENT} status")
-        version = self._td("SCM_BUNDLE_VERSION")
+        version = self._td("QCOM_SCM_BUNDLE_VERSION")
         if version:
             self.assertIn(version, output)
 

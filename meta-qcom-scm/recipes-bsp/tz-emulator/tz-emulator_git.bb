@@ -7,17 +7,13 @@ SECTION = "bootloaders"
 LICENSE = "MIT"
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
 
-# tz-emulator/ sits next to the layer in this repository (see
-# scm-fwupdate_*.bb for the reasoning). Only the sources: a developer's
-# tz-emulator/build/ must neither be packaged nor change the signature.
-# nooelint: oelint.vars.fileextrapaths, oelint.vars.outofcontext
-FILESEXTRAPATHS:prepend := "${QCOM_SCM_REPODIR}:"
-SRC_URI = "\
-    file://tz-emulator/Makefile \
-    file://tz-emulator/payload \
-    file://tz-emulator/src \
-"
-S = "${UNPACKDIR}/tz-emulator"
+# tz-emulator/ of the project's repository (classes-recipe/qcom_scm_source.bbclass).
+# Only the sources: a developer's tz-emulator/build/ is neither fetched in
+# the in-tree build nor part of the signature.
+inherit qcom_scm_source
+PV = "0.1+git"
+QCOM_SCM_SOURCE_PATHS = "tz-emulator/Makefile tz-emulator/payload tz-emulator/src"
+S = "${QCOM_SCM_S}/tz-emulator"
 B = "${WORKDIR}/build"
 
 COMPATIBLE_MACHINE = "qemuarm64-scm"
@@ -26,7 +22,7 @@ PACKAGE_ARCH = "${MACHINE_ARCH}"
 
 inherit deploy nopackages
 
-TZ_EMULATOR_BINARY ?= "tz-emulator.bin"
+QCOM_SCM_TZ_EMULATOR_BINARY ?= "tz-emulator.bin"
 
 # Bare metal: the target cross compiler is used without the C library, so
 # OE's hardening and sysroot flags stay out.
@@ -34,11 +30,11 @@ TZ_EMULATOR_BINARY ?= "tz-emulator.bin"
 # -mstrict-align ...) with ":=" and builds into $(BUILD).
 do_compile() {
     unset CFLAGS CPPFLAGS CXXFLAGS LDFLAGS
-    oe_runmake -C ${S} CROSS_COMPILE=${TARGET_PREFIX} BUILD=${B} ${B}/${TZ_EMULATOR_BINARY}
+    oe_runmake -C ${S} CROSS_COMPILE=${TARGET_PREFIX} BUILD=${B} ${B}/${QCOM_SCM_TZ_EMULATOR_BINARY}
 }
 
 do_deploy() {
-    install -m 0644 ${B}/${TZ_EMULATOR_BINARY} ${DEPLOYDIR}/${TZ_EMULATOR_BINARY}
+    install -m 0644 ${B}/${QCOM_SCM_TZ_EMULATOR_BINARY} ${DEPLOYDIR}/${QCOM_SCM_TZ_EMULATOR_BINARY}
 }
 
 addtask deploy after do_compile before do_build

@@ -10,13 +10,12 @@ LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda
 
 DEPENDS = "dtc-native qemu-system-native"
 
-# The overlay sits in tz-emulator/ next to the layer in this repository.
-# nooelint: oelint.vars.fileextrapaths, oelint.vars.outofcontext
-FILESEXTRAPATHS:prepend := "${QCOM_SCM_REPODIR}:"
-SRC_URI = "file://tz-emulator/dts/qcom-scm.dtso \
-           file://tz-emulator/dts/scmi-optee.dtso \
-"
-S = "${UNPACKDIR}/tz-emulator/dts"
+# The overlays in tz-emulator/dts/ of the project's repository
+# (classes-recipe/qcom_scm_source.bbclass).
+inherit qcom_scm_source
+PV = "1.0+git"
+QCOM_SCM_SOURCE_PATHS = "tz-emulator/dts/qcom-scm.dtso tz-emulator/dts/scmi-optee.dtso"
+S = "${QCOM_SCM_S}/tz-emulator/dts"
 
 COMPATIBLE_MACHINE = "qemuarm64-scm"
 # Built for, and from the settings of, one machine.

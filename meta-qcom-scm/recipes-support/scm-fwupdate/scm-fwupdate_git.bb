@@ -7,38 +7,28 @@ SECTION = "devel/python"
 LICENSE = "MIT"
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
 
-# Source: the agent lives in the same repository as this layer (agent/ and
-# tests/agent/ next to meta-qcom-scm/). QCOM_SCM_REPODIR is set in
-# conf/layer.conf, so a build always packages the agent of the checkout the
-# layer comes from: no SRCREV to bump, and the fetch signature follows the
-# content of those files (file-checksums). A layer used outside this
-# repository points SRC_URI at a git tag instead, e.g. in a bbappend:
-#   SRC_URI = "git://example.com/meta-qcom-scm.git;protocol=https;branch=main;subdir=src"
-#   SRCREV = "<commit>"
-#   S = "${UNPACKDIR}/src/agent"
-# FILESEXTRAPATHS in a recipe (not a bbappend) is deliberate: it is how the
-# recipe finds the repository it ships with.
-# nooelint: oelint.vars.fileextrapaths, oelint.vars.outofcontext
-FILESEXTRAPATHS:prepend := "${QCOM_SCM_REPODIR}:"
-SRC_URI = "\
-    file://agent \
-    file://tests/agent;subdir=agent \
-"
-S = "${UNPACKDIR}/agent"
+# The agent (agent/) and its tests (tests/agent/) from the project's
+# repository, or from a checkout with QCOM_SCM_EXTERNALSRC
+# (classes-recipe/qcom_scm_source.bbclass). PV follows agent/pyproject.toml.
+inherit qcom_scm_source
+PV = "0.1.0+git"
+QCOM_SCM_SOURCE_PATHS = "agent tests/agent"
+S = "${QCOM_SCM_S}"
+PEP517_SOURCE_PATH = "${S}/agent"
 
 inherit python_setuptools_build_meta systemd ptest-python-pytest
 
-# The unit tests, shipped as ${PN}-ptest (unpacked to ${S}/tests/agent).
+# The unit tests, shipped as ${PN}-ptest.
 PTEST_PYTEST_DIR = "tests/agent"
 
 do_install:append:class-target() {
     install -d ${D}${systemd_system_unitdir}
     for unit in scm-fwupdate-resume.service scm-fwupdate-mark-good.service \
                 scm-fwupdate-inbox.path scm-fwupdate-inbox.service; do
-        install -m 0644 ${S}/systemd/$unit ${D}${systemd_system_unitdir}/$unit
+        install -m 0644 ${S}/agent/systemd/$unit ${D}${systemd_system_unitdir}/$unit
     done
     install -d ${D}${sysconfdir}
-    install -m 0644 ${S}/etc/scm-fwupdate.yaml ${D}${sysconfdir}/scm-fwupdate.yaml
+    install -m 0644 ${S}/agent/etc/scm-fwupdate.yaml ${D}${sysconfdir}/scm-fwupdate.yaml
 }
 
 FILES:${PN} += "${systemd_system_unitdir}"
@@ -64,5 +54,5 @@ SYSTEMD_SERVICE:${PN} = "\
 SYSTEMD_AUTO_ENABLE:${PN} = "enable"
 
 # scm-fwupdate-native provides the NOR image generator and "bundle create"
-# for recipes-bsp/scm-nor-image and classes/scm-fwupdate-bundle.bbclass.
+# for recipes-bsp/scm-nor-image and classes-recipe/qcom_scm_bundle.bbclass.
 BBCLASSEXTEND = "native"
