@@ -57,9 +57,9 @@ def test_oeqa_cases_on_the_emulated_board(board: Board, tmp_path: Path) -> None:
     # The harness puts the bundle on the board's state disk (a real testimage
     # run pushes it through the target's shell instead).
     td = {
-        "SCM_BUNDLE_PATH": str(update.bundle),
-        "SCM_BUNDLE_ON_TARGET": "/var/lib/scm-fwupdate/upload/v2.bundle",
-        "SCM_BUNDLE_VERSION": "2",
+        "QCOM_SCM_BUNDLE_PATH": str(update.bundle),
+        "QCOM_SCM_BUNDLE_ON_TARGET": "/var/lib/scm-fwupdate/upload/v2.bundle",
+        "QCOM_SCM_BUNDLE_VERSION": "2",
     }
     outcomes = {}
     board.new_state_disk({"v2.bundle": update.bundle})

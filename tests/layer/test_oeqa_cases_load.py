@@ -149,12 +149,11 @@ def test_local_target_run():
     assert (status, output) == (3, "hi")
 
 
-def test_td_reads_the_names_before_the_prefix(cases):
-    """Harnesses that still pass SCM_BUNDLE_* (tests/board) keep working."""
+def test_td_reads_only_the_prefixed_names(cases):
+    """One prefix: the names before QCOM_SCM_ are not read (BB_RENAMED_VARIABLES says so)."""
     case = cases.QcomScmStorageTest("test_status")
-    case.tc = oeqa_adapter._TC({"SCM_BUNDLE_PATH": "/old", "SCM_BUNDLE_VERSION": "2"})
-    assert case._td("QCOM_SCM_BUNDLE_PATH") == "/old"
-    assert case._td("QCOM_SCM_BUNDLE_VERSION") == "2"
     case.tc = oeqa_adapter._TC({"SCM_BUNDLE_PATH": "/old", "QCOM_SCM_BUNDLE_PATH": "/new"})
     assert case._td("QCOM_SCM_BUNDLE_PATH") == "/new"
+    case.tc = oeqa_adapter._TC({"SCM_BUNDLE_PATH": "/old"})
+    assert case._td("QCOM_SCM_BUNDLE_PATH") is None
     assert case._td("QCOM_SCM_FAULT_CMD", "x") == "x"

@@ -29,9 +29,6 @@
 #                                  storage writes fail); the resume test is
 #                                  skipped without it
 #   QCOM_SCM_FAULT_CLEAR_CMD       command that disarms it (optional)
-# The names the layer used before its QCOM_SCM_ prefix (SCM_BUNDLE_PATH,
-# SCM_BUNDLE_ON_TARGET, SCM_BUNDLE_VERSION) are still read when the new
-# name is not set.
 
 import base64
 import hashlib
@@ -59,12 +56,8 @@ class QcomScmStorageTest(OERuntimeTestCase):
         td = getattr(getattr(self, "tc", None), "td", None)
         if not td:
             return default
-        # The name before the layer's QCOM_SCM_ prefix, read when unset.
-        legacy = name.removeprefix("QCOM_") if name.startswith("QCOM_SCM_BUNDLE_") else None
         try:
             value = td.get(name)
-            if value is None and legacy:
-                value = td.get(legacy)
         except AttributeError:
             return default
         return default if value is None else value
