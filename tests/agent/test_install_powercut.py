@@ -14,9 +14,10 @@ from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
+import powercut
 import pytest
 from bundle_fixtures import COMPATIBLE, make_keys
-from powercut import CUT_POINTS, Scenario, device, gpt_regions, padded
+from powercut import CUT_POINTS, Scenario, gpt_regions, padded
 
 from scm_fwupdate import gpt as G
 from scm_fwupdate import history, imagegen
@@ -26,8 +27,7 @@ from scm_fwupdate.install import run_install
 from scm_fwupdate.journal import Journal
 from scm_fwupdate.packing import create_bundle
 from scm_fwupdate.resume import run_resume
-from scm_fwupdate.sim import FaultPlan, PowerCut, SimJournal, SimNor
-from scm_fwupdate.transaction import pending_state
+from scm_fwupdate.sim import SimJournal, SimNor
 
 AB_TARGET, PB_TARGET = "uefisecapp", "XBL_CONFIG"
 
@@ -119,63 +119,42 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Rig:
     shutil.rmtree(root, ignore_errors=True)
 
 
+def cli_scenario(rig: Rig) -> Scenario:
+    """The scenario driven through the CLI layer: run_install, then run_resume at boot."""
+
+    def install(nor: SimNor, journal: Journal, _workdir: Path) -> None:
+        run_install(rig.context(nor, journal), rig.bundle)
+
+    def boot_resume(nor: SimNor, journal: Journal, _workdir: Path) -> None:
+        run_resume(rig.context(nor, journal))
+
+    return replace(
+        scenario(),
+        operation=install,
+        resume=boot_resume,
+        journal=HeldJournal,
+        journal_path=rig.config.journal,
+        before=rig.fresh,
+    )
+
+
 def run_cut(
     rig: Rig, cut_at: int | None, torn: bool, resume_cut: int | None = None
 ) -> tuple[bool, bool, str]:
-    s = scenario()
-    nor, check = device(s)
-    rig.fresh()
-    nor.fault = FaultPlan(cut_at, torn, seed=(cut_at or 0) * 2 + torn)
-    journal = HeldJournal(rig.config.journal, fault=nor.fault)
-    try:
-        run_install(rig.context(nor, journal), rig.bundle)
-        cut = False
-    except PowerCut:
-        cut = True
-        journal.power_loss()
-    journal.really_close()
-    check.outside_unchanged(nor)
-    view = check.bootable(nor)
-
-    # Power back on: scm-fwupdate-resume.service runs `resume`.
-    nor.fault = FaultPlan(resume_cut, torn, seed=11)
-    journal = HeldJournal(rig.config.journal, fault=nor.fault)
-    committed = pending_state(journal).kind in ("pending", "done")
-    try:
-        run_resume(rig.context(nor, journal))
-    except PowerCut:  # cut again during the boot-time resume: the next boot resumes
-        journal.power_loss()
-        journal.really_close()
-        check.outside_unchanged(nor)
-        check.bootable(nor)
-        nor.fault = FaultPlan()
-        journal = HeldJournal(rig.config.journal)
-        run_resume(rig.context(nor, journal))
-    assert pending_state(journal).kind in ("done", "idle")
-    journal.really_close()
-    check.outside_unchanged(nor)
-    assert check.bootable(nor) == ("new" if committed else "old")
-    if committed:
-        assert check.equals(nor, s.expected), "after resume the flash differs from the target"
+    """powercut.run_cut through the CLI layer, plus what only the CLI layer does."""
+    s = cli_scenario(rig)
+    r = powercut.run_cut(s, rig.root, cut_at, torn, resume_cut)
+    if r.committed:
         rec = history.last_success(rig.config.history)
         assert rec and rec["version"] == "2"
         assert rec["images"][0]["sha256"] == hashlib.sha256(s.ab[AB_TARGET][1]).hexdigest()
-    else:
-        assert check.equals(nor, s.original), "an uncommitted install changed the flash"
     # Committed or dropped, the staged bundle is gone afterwards.
     assert not (rig.config.state_dir / "staged.bundle").exists()
-    return cut, committed, view
+    return r.cut, r.committed, r.boot_view
 
 
 def count_ops(rig: Rig) -> int:
-    nor, check = device(scenario())
-    rig.fresh()
-    nor.fault = FaultPlan()
-    journal = HeldJournal(rig.config.journal, fault=nor.fault)
-    run_install(rig.context(nor, journal), rig.bundle)
-    journal.really_close()
-    assert check.equals(nor, scenario().expected), "an uninterrupted install missed the target"
-    return nor.fault.ops
+    return powercut.count_ops(cli_scenario(rig), rig.root)
 
 
 def test_uninterrupted_install_reaches_target(rig: Rig) -> None:

@@ -21,7 +21,7 @@ from .errors import BundleError, ImageError, PolicyError
 from .flash import Flash
 from .gpt import Gpt
 from .mbn import ImageInfo
-from .profile import BootRule, Copies, Profile, copies
+from .profile import QCS6490_SW_IDS, BootRule, Copies, Profile, copies
 
 Reader = Callable[[int, int], bytes]
 
@@ -105,6 +105,21 @@ class CopyState:
     info: ImageInfo | None
     error: str | None
 
+    def view(self) -> dict[str, object]:
+        """What the NOR holds in this copy (status, probe)."""
+        info = self.info
+        return {
+            "partition": self.partition,
+            "valid": info is not None,
+            "error": self.error,
+            "hash_version": info.hash_version if info else None,
+            "sw_id": info.sw_id if info else None,
+            "anti_rollback": info.anti_rollback if info else None,
+            "release": info.release if info else None,
+            "version": info.version if info else None,
+            "strings": dict(info.strings) if info else {},
+        }
+
 
 @dataclass(frozen=True)
 class SetState:
@@ -135,6 +150,18 @@ class SetState:
 def boot_copies(gpt: Gpt, profile: Profile) -> list[Copies]:
     """The profile's boot images that this GPT holds in two copies, in boot order."""
     return [c for c in (copies(gpt, name) for name in profile.boot_images) if c]
+
+
+def copies_view(read: Reader, gpt: Gpt, profile: Profile) -> dict[str, dict[str, object]]:
+    """Every boot image, both copies: valid or not, release, version, sw_id, anti-rollback."""
+    return {
+        c.image: {
+            "kind": "ab" if c.ab_pair else "primary-backup",
+            "a": inspect_partition(read, gpt, c.a).view(),
+            "b": inspect_partition(read, gpt, c.b).view(),
+        }
+        for c in boot_copies(gpt, profile)
+    }
 
 
 def inspect_partition(read: Reader, gpt: Gpt, name: str) -> CopyState:
@@ -178,6 +205,31 @@ def check_image(target: str, read: Reader, size: int) -> ImageInfo:
         return mbn.inspect(read, size)
     except ImageError as e:
         raise ImageError(f"image for '{target}' would not boot: {e}") from None
+
+
+def check_identity(target: str, new: ImageInfo, running: CopyState | None) -> None:
+    """The image is for this partition (software id) and not below its anti-rollback floor.
+
+    The floor is the anti-rollback version of the copy the board runs: a
+    fused board refuses a lower one, which leaves only the USB programmer.
+    ``--allow-downgrade`` does not lift it.
+    """
+    now = running.info if running is not None else None
+    expected = (
+        now.sw_id if now is not None and now.sw_id is not None else QCS6490_SW_IDS.get(target)
+    )
+    if expected is not None and new.sw_id is not None and new.sw_id != expected:
+        raise ImageError(
+            f"image for '{target}' carries software id 0x{new.sw_id:x}, the partition's is "
+            f"0x{expected:x}: it is another firmware's image"
+        )
+    floor = now.anti_rollback if now is not None else None
+    if floor is not None and new.anti_rollback is not None and new.anti_rollback < floor:
+        raise ImageError(
+            f"image for '{target}' has anti-rollback version {new.anti_rollback}, below the "
+            f"running copy's {floor}: a fused board would not boot it "
+            "(--allow-downgrade does not override this)"
+        )
 
 
 def check_release(
@@ -280,9 +332,11 @@ def check_boot_images(
             raise BundleError(f"{spec.path}: cannot read: {e.strerror}") from None
     if not new:
         return ""
+    running = booted_copies(flash.read, gpt, profile, rule, slot)
+    for target, info in new.items():
+        check_identity(target, info, running.get(target))
     current = {
-        name: c.info.release if c.info else "not bootable now"
-        for name, c in booted_copies(flash.read, gpt, profile, rule, slot).items()
+        name: c.info.release if c.info else "not bootable now" for name, c in running.items()
     }
     units = {
         selection_unit(boot[t], rule) for t, info in new.items() if current.get(t) != info.release

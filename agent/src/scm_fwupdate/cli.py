@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import __version__, events, keys, status
+from . import __version__, capsule, events, keys, probe, status
 from .backup import run_backup
 from .bundle import bundle_info, verify_bundle
 from .config import Backend, Config, load_config
@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help_, description=help_, parents=[common])
 
     p = cmd("status", "show slots, boot state, journal and installed version")
+    p.add_argument("--json", action="store_true")
+    p = cmd("probe", "read-only report of the boot chain's evidence, to send back (docs/probe.md)")
     p.add_argument("--json", action="store_true")
     p = cmd("install", "install a signed bundle ('-' reads it from stdin)")
     p.add_argument("bundle")
@@ -398,17 +400,28 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: dict[str, tuple[Callable[[Context, argparse.Namespace], int], bool]] = {
-    # name: (function, takes the lock)
-    "status": (cmd_status, False),
-    "install": (cmd_install, True),
-    "install-inbox": (cmd_inbox, True),
-    "resume": (cmd_resume, True),
-    "mark-good": (cmd_mark, True),
-    "mark-bad": (cmd_mark, True),
-    "activate": (cmd_mark, True),
-    "verify": (cmd_verify, True),
-    "backup": (cmd_backup, True),
+def cmd_probe(ctx: Context, args: argparse.Namespace) -> int:
+    info = probe.gather(ctx)
+    if args.json:
+        _json(info)
+    else:
+        for line in probe.render(info):
+            _out(line)
+    return 0
+
+
+COMMANDS: dict[str, tuple[Callable[[Context, argparse.Namespace], int], bool, bool]] = {
+    # name: (function, takes the lock, writes the flash)
+    "status": (cmd_status, False, False),
+    "probe": (cmd_probe, False, False),
+    "install": (cmd_install, True, True),
+    "install-inbox": (cmd_inbox, True, True),
+    "resume": (cmd_resume, True, True),
+    "mark-good": (cmd_mark, True, True),
+    "mark-bad": (cmd_mark, True, True),
+    "activate": (cmd_mark, True, True),
+    "verify": (cmd_verify, True, False),
+    "backup": (cmd_backup, True, False),
 }
 
 
@@ -422,7 +435,10 @@ def run(args: argparse.Namespace, context: Context | None = None) -> int:
         ctx = make_context(cfg, args.device, Progress(args.progress))
     else:
         ctx = context
-    func, locked = COMMANDS[args.command]
+    func, locked, writes = COMMANDS[args.command]
+    if writes:  # never beside a staged UEFI capsule (capsule.py)
+        board = ctx.config.board
+        capsule.refuse_if_staged(capsule.read_state(board.efivars, board.esp), args.command)
     with _signals(ctx):
         if not locked:
             return func(ctx, args)

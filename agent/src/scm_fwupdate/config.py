@@ -68,6 +68,9 @@ class BoardConfig:
     boot_rule: str | None = None  # None: the profile's
     # Where the boot chain's report is read (the emulated board's /chosen stand-in).
     chosen: Path = Path("/sys/firmware/devicetree/base/chosen")
+    # UEFI variables and the ESPs a capsule may be staged on (capsule.py).
+    efivars: Path = Path("/sys/firmware/efi/efivars")
+    esp: tuple[Path, ...] = (Path("/boot/efi"), Path("/efi"), Path("/boot"))
 
     @property
     def rule(self) -> BootRule:
@@ -93,6 +96,7 @@ class Config:
     history: Path = Path("/var/lib/scm-fwupdate/history.jsonl")
     lock: Path = Path("/run/scm-fwupdate.lock")
     max_resume_attempts: int = 3
+    min_version: str | None = None  # no bundle below this version, whatever the history
     board: BoardConfig = field(default_factory=BoardConfig)
     boot: BootConfig = field(default_factory=BootConfig)
     slots: SlotsConfig = field(default_factory=SlotsConfig)
@@ -143,6 +147,19 @@ class _Checker:
             raise self.fail(key, f"expected an absolute path, got {text!r}")
         return Path(text)
 
+    def optional_string(self, value: object, key: str) -> str | None:
+        """A string or null; YAML reads an unquoted 2 or 2.1 as a number: take its text."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        return None if value is None else self.string(value, key, "")
+
+    def paths(self, value: object, key: str, default: tuple[Path, ...]) -> tuple[Path, ...]:
+        if value is None:
+            return default
+        if not isinstance(value, list):
+            raise self.fail(key, f"expected a list of absolute paths, got {_type_name(value)}")
+        return tuple(self.path(v, f"{key}[{i}]", None) for i, v in enumerate(value))  # type: ignore[misc]
+
     def integer(self, value: object, key: str, default: int, minimum: int, maximum: int) -> int:
         if value is None:
             return default
@@ -180,6 +197,7 @@ TOP_KEYS = (
     "history",
     "lock",
     "max_resume_attempts",
+    "min_version",
     "board",
     "boot",
     "slots",
@@ -188,7 +206,7 @@ TOP_KEYS = (
 )
 BOOT_KEYS = ("backend", "script", "uboot")
 UBOOT_KEYS = ("printenv", "setenv", "config", "boot_left")
-BOARD_KEYS = ("profile", "boot_rule", "chosen")
+BOARD_KEYS = ("profile", "boot_rule", "chosen", "efivars", "esp")
 SLOTS_KEYS = ("overrides",)
 MARK_GOOD_KEYS = ("target",)
 # Every key name of the schema (tests and fuzzers draw from it).
@@ -236,6 +254,8 @@ def config_from_dict(data: object, source: Path) -> Config:
             else c.choice(board_raw.get("boot_rule"), "board.boot_rule", "", BOOT_RULES)
         ),
         chosen=c.path(board_raw.get("chosen"), "board.chosen", db.chosen) or db.chosen,
+        efivars=c.path(board_raw.get("efivars"), "board.efivars", db.efivars) or db.efivars,
+        esp=c.paths(board_raw.get("esp"), "board.esp", db.esp),
     )
     if board.rule != BootRule.AB_ATTRIBUTES and backend != Backend.QUALCOMM_GPT:
         raise c.fail(
@@ -283,6 +303,7 @@ def config_from_dict(data: object, source: Path) -> Config:
         max_resume_attempts=c.integer(
             top.get("max_resume_attempts"), "max_resume_attempts", 3, 1, 1000
         ),
+        min_version=c.optional_string(top.get("min_version"), "min_version"),
         board=board,
         boot=boot,
         slots=slots,
@@ -357,6 +378,10 @@ lock: "/run/scm-fwupdate.lock"
 # How many times an interrupted install is resumed before it is given up (>= 1).
 max_resume_attempts: 3
 
+# No bundle with a lower version is installed, whatever the history says and
+# even with --allow-downgrade (like RAUC's min-bundle-version); null: no floor.
+min_version: null
+
 # The board: which partitions hold boot images and how its boot chain picks
 # them (docs/boot-chain.md).
 board:
@@ -367,6 +392,10 @@ board:
   boot_rule: null
   # Where the boot chain's report (booted set or slot, fallback) is read.
   chosen: "/sys/firmware/devicetree/base/chosen"
+  # UEFI variables (OsIndications, OsTrialBootStatus) and the ESPs whose
+  # EFI/UpdateCapsule is checked: while a capsule is staged nothing is written.
+  efivars: "/sys/firmware/efi/efivars"
+  esp: ["/boot/efi", "/efi", "/boot"]
 
 # A/B slot selection (rule 'ab-attributes' only).
 boot:

@@ -97,6 +97,13 @@ class ImageError(AgentError):
     summary = "boot image refused"
 
 
+class CapsuleError(AgentError):
+    """A UEFI capsule update is staged: the agent does not write beside it."""
+
+    exit_code = 14
+    summary = "capsule staged"
+
+
 class Interrupted(AgentError):
     """Ctrl-C or SIGTERM: stopped between two blocks, resumable."""
 

@@ -9,7 +9,7 @@
 
 ``note_boot`` runs at every boot (``resume``): it writes one ``fallback``
 record per boot into the history and one journald message, so that an
-operator sees it and the inbox retries the bundle instead of skipping it.
+operator sees it. (The inbox installs a bundle again when the NOR does not hold it.)
 """
 
 from __future__ import annotations
@@ -111,14 +111,3 @@ def note_boot(cfg: Config, found: Fallback | None) -> bool:
         txid=found.txid,
     )
     return True
-
-
-def fell_back_since(cfg: Config, txid: str | None) -> bool:
-    """A fallback was recorded after the install ``txid`` (the inbox retries it then)."""
-    seen = False
-    for rec in history.read(cfg.history):
-        if txid and rec.get("txid") == txid and rec.get("result") == "success":
-            seen = True
-        elif seen and rec.get("operation") == OPERATION:
-            return True
-    return False

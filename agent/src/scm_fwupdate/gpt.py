@@ -329,12 +329,17 @@ def _geometry(h: Header, sector_size: int, disk_size: int) -> list[str]:
 
 
 def read_gpt(
-    read: Reader, disk_size: int, sector_size: int | None = None, strict: bool = True
+    read: Reader,
+    disk_size: int,
+    sector_size: int | None = None,
+    strict: bool = True,
+    only: str | None = None,
 ) -> Gpt:
     """Parse the GPT, preferring the primary copy, falling back to the backup.
 
     With ``strict`` a table with duplicate names, overlaps or out-of-range
     entries is an error; otherwise those are listed in ``Gpt.problems``.
+    ``only`` ("primary" or "backup") reads that copy alone (``probe``).
     """
     reasons: list[str] = []
     for ss in (sector_size,) if sector_size else SECTOR_SIZES:
@@ -349,7 +354,7 @@ def read_gpt(
             except GptError as e:
                 copies[label] = None
                 reasons.append(f"{label} ({ss}-byte sectors): {e}")
-        chosen = copies["primary"] or copies["backup"]
+        chosen = copies[only] if only else copies["primary"] or copies["backup"]
         if chosen is None:
             continue
         h, raw = chosen

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import mbn
 from .gpt import AB_MAX_RETRY, ENTRY, Gpt, GptError, Partition, ab_attributes
-from .profile import QCS6490_BOOT_IMAGES
+from .profile import QCS6490_BOOT_IMAGES, QCS6490_SW_IDS
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -33,17 +33,6 @@ HASH_SEGMENT_OFFSET = 0x1000
 IMAGE_DATA_OFFSET = 0x2000
 LOAD_ADDR = 0x80000000
 ERASED = ("recoveryinfo",)  # factory-fresh: no record yet
-# Software ids (qualcomm-boot-chain.md §4, qtestsign FW_SW_ID); the rest 0.
-SW_IDS = {
-    "XBL_SC": 0x0,
-    "TZ": 0x7,
-    "UEFI": 0x9,
-    "DEVCFG": 0x5,
-    "HYP": 0x15,
-    "AOP": 0x21,
-    "QUP": 0x24,
-    "XBL_CONFIG": 0x25,
-}
 
 # Qualcomm type GUIDs for the boot firmware partitions (as in the vendor's tables).
 TYPES = {
@@ -189,7 +178,7 @@ def qcom_image(
         + b"SCM.EMU\0"
     )
     body[: len(strings)] = strings
-    sid = SW_IDS.get(name, 0) if sw_id is None else sw_id
+    sid = QCS6490_SW_IDS.get(name, 0) if sw_id is None else sw_id
     return build_elf([bytes(body)], _metadata(sid, arb))
 
 

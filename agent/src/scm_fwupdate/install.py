@@ -146,6 +146,12 @@ def check_manifest(ctx: Context, manifest: Manifest, allow_downgrade: bool) -> N
         raise PolicyError(
             f"bundle is for '{manifest.compatible}', this device is '{cfg.compatible}'"
         )
+    floor = cfg.min_version
+    if floor and compare_versions(manifest.version, floor) < 0:
+        raise PolicyError(
+            f"bundle version {manifest.version} is below min_version {floor} of "
+            f"{cfg.source or 'the configuration'} (--allow-downgrade does not override it)"
+        )
     last = history.last_success(cfg.history)
     installed = str(last.get("version") or "") if last else ""
     if installed and not allow_downgrade and compare_versions(manifest.version, installed) < 0:

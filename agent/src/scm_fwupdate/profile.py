@@ -41,6 +41,20 @@ QCS6490_BOOT_IMAGES = (
 )
 
 
+# Software ids the signing tools give these images (qualcomm-boot-chain.md §4,
+# qtestsign FW_SW_ID); an image for a partition must carry its id.
+QCS6490_SW_IDS = {
+    "XBL_SC": 0x0,
+    "XBL_CONFIG": 0x25,
+    "AOP": 0x21,
+    "TZ": 0x7,
+    "HYP": 0x15,
+    "DEVCFG": 0x5,
+    "QUP": 0x24,
+    "UEFI": 0x9,
+}
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from . import history
-from .bootset import BootReport, SetState, evaluate
+from . import capsule, history
+from .bootset import BootReport, SetState, copies_view, evaluate
 from .context import Context, has_journal
 from .errors import AgentError
 from .gpt import read_gpt
@@ -44,11 +44,13 @@ def gather(ctx: Context) -> dict[str, Any]:
     try:
         gpt = read_gpt(flash.read, flash.geometry.size, strict=False)
         device = {"name": flash.name, "size": flash.geometry.size}
+        images = copies_view(flash.read, gpt, cfg.board.boot_profile)
         if rule == BootRule.SETS:
             sets = evaluate(flash.read, gpt, cfg.board.boot_profile)
     finally:
         flash.close()
     booted, source = booted_slot(gpt, ctx.cmdline)
+    caps = capsule.read_state(cfg.board.efivars, cfg.board.esp)
     report = BootReport.read(cfg.board.chosen)
     found = detect_fallback(ctx)  # status is read-only: it reports, resume records
     info: dict[str, Any] = {
@@ -57,6 +59,8 @@ def gather(ctx: Context) -> dict[str, Any]:
         "board": {"profile": cfg.board.profile, "rule": str(rule)},
         "boot_report": asdict(report) if report else None,
         "fallback": asdict(found) if found else None,
+        "images": images,
+        "capsule": {"staged": caps.staged, "why": caps.why() if caps.staged else None},
         "gpt": {
             "primary_ok": gpt.primary_ok,
             "backup_ok": gpt.backup_ok,
@@ -123,6 +127,8 @@ def render(info: dict[str, Any]) -> list[str]:
             f"FALLBACK:   the boot chain fell back: {found['booted']} booted ({found['reason']})"
         )
     out.append(f"next boot:  {boot.get('next') or '-'}")
+    if info["capsule"]["staged"]:
+        out.append(f"CAPSULE:    {info['capsule']['why']}: writing commands refuse (exit 14)")
     if ab:
         error = f" ({boot['error']})" if "error" in boot else ""
         out.append(f"backend:    {boot['backend']}{error}")
@@ -134,6 +140,16 @@ def render(info: dict[str, Any]) -> list[str]:
     for name, view in info.get("sets", {}).items():
         text = f"bootable, release {view['release']}" if view["bootable"] else view["problem"]
         out.append(f"set {name}:      {text}")
+    for name, img in info["images"].items():
+        for side in ("a", "b"):
+            c = img[side]
+            text = (
+                f"{c['version'] or '-'} release {c['release']} sw_id 0x{c['sw_id'] or 0:x} "
+                f"arb {c['anti_rollback']}"
+                if c["valid"]
+                else f"not valid: {c['error']}"
+            )
+            out.append(f"  {name:<11} {c['partition']:<18} {text}")
     txid = f" ({journal['txid']})" if journal["state"] != StateKind.IDLE else ""
     out.append(f"journal:    {journal['state']}{txid}")
     gpt = info["gpt"]
