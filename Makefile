@@ -11,7 +11,11 @@ DEPS_TARGETS :=
 
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: deps test bench
+.PHONY: help deps test bench
+## help: list the targets (from their "## target: what" comments)
+help:
+	@grep -h '^## [a-z-]*:' $(MAKEFILE_LIST) | sed 's/^## //' | sort | \
+		awk '{i = index($$0, ": "); printf "  %-16s %s\n", substr($$0, 1, i - 1), substr($$0, i + 2)}'
 ## deps: install what the tests need (Debian packages, PyPI packages)
 deps: $(DEPS_TARGETS)
 ## test: everything CI runs

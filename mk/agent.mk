@@ -6,19 +6,20 @@ DEPS_TARGETS += agent-deps
 TEST_TARGETS += agent-lint agent-test
 BENCH_TARGETS += agent-bench
 
-agent-deps:
+agent-deps: python-deps
 	@command -v fw_setenv >/dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libubootenv-tool; }
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check \
-		'pytest>=8' 'hypothesis>=6' 'ruff>=0.6' 'PyYAML>=6' 'cryptography>=41'
 
+## agent-lint: ruff check and format of agent/ and tests/
 agent-lint: agent-deps
 	$(PYTHON) -m ruff check agent tests
 	$(PYTHON) -m ruff format --check agent tests
 
+## agent-test: the agent's units, CLI, hostile inputs and power-cut matrices
 agent-test: agent-deps
 	$(AGENT_PY) -m pytest -q tests/agent
 
+## agent-bench: engine and bundle benchmarks (figures)
 agent-bench: agent-deps
 	$(PYTHON) tests/agent/bench.py
 	$(AGENT_PY) tests/agent/bench_install.py

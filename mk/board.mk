@@ -8,21 +8,18 @@ BOARD_TOOLS := qemu-system-aarch64 fdtput cpio mke2fs aarch64-linux-gnu-gcc biso
 DEPS_TARGETS += board-deps
 TEST_TARGETS += board-test
 
-board-deps:
+board-deps: python-deps
 	@missing=""; for t in $(BOARD_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			--no-install-recommends $(BOARD_APT_PACKAGES); \
 	fi
-	@$(PYTHON) -c 'import labgrid, yaml, cryptography' 2>/dev/null || \
-		$(PYTHON) -m pip install --quiet --disable-pip-version-check \
-			'labgrid>=24' 'PyYAML>=6' 'cryptography>=41' 'pytest>=8'
 
 ## board-test: booted tests on the emulated board (builds what is missing)
 board-test: board-deps kernel-deps
 	$(PYTHON) -m pytest -q -s tests/board
 
-## demo: boot the emulated board and perform a signed A/B update
+## demo: boot the emulated board and install a signed firmware release (boot sets)
 demo: board-deps kernel-deps
 	$(PYTHON) board/demo
 

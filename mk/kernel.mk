@@ -8,5 +8,6 @@ TEST_TARGETS += kernel-check
 kernel-deps:
 	scripts/kernel-check --deps-only
 
+## kernel-check: the series on Debian's kernels: apply, config, builds, checkpatch, KUnit
 kernel-check:
 	scripts/kernel-check

@@ -10,10 +10,8 @@ LAYER_PY := PYTHONPATH=$(CURDIR)/tests/layer $(PYTHON)
 DEPS_TARGETS += layer-deps
 TEST_TARGETS += layer-check
 
-layer-deps:
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check \
-		'pytest>=8' 'PyYAML>=6' 'cryptography>=41' \
-		'kas==5.5' 'oelint-adv==9.11.2' 'jsonschema>=4.20,<5' 'bitbake-setup==2.19.0'
+layer-deps: python-deps
 
+## layer-check: kas, bitbake-setup, oelint-adv and the layer's static rules
 layer-check: layer-deps
 	$(LAYER_PY) -m pytest -q -rs tests/layer

@@ -10,15 +10,13 @@ TZ_TOOLS := aarch64-linux-gnu-gcc qemu-system-aarch64 dtc fdtoverlay fdtput cpio
 DEPS_TARGETS += tz-deps
 TEST_TARGETS += tz-test
 
-tz-deps:
+tz-deps: python-deps
 	@missing=""; for t in $(TZ_TOOLS); do command -v $$t >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 			$(TZ_APT_PACKAGES); \
 	fi
-	@$(PYTHON) -c 'import pytest' 2>/dev/null || \
-		$(PYTHON) -m pip install --quiet --disable-pip-version-check 'pytest>=8'
 
 ## tz-emulator: build the EL3 firmware and the bare-metal SCM test payload
 tz-emulator: tz-deps

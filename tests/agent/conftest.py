@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[2] / "agent" / "src"))
-sys.path.insert(0, str(Path(__file__).parents[1]))  # the boot-chain oracle
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

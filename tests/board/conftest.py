@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[2] / "agent" / "src"))
-sys.path.insert(0, str(Path(__file__).parents[1]))  # the boot-chain oracle
 
 from board import ROOT, Artifacts, Board
 
