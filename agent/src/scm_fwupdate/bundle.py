@@ -28,10 +28,12 @@ import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from . import keys as keys_mod
 from .errors import AgentError, BundleError, SignatureError
+
+if TYPE_CHECKING:
+    from . import keys as keys_mod
 from .manifest import (
     MANIFEST_NAME,
     MAX_MANIFEST_SIZE,
@@ -53,7 +55,7 @@ def archive_size(manifest: Manifest, manifest_size: int, signature_size: int) ->
 
 _RESERVED = (MANIFEST_NAME, SIGNATURE_NAME)
 
-Keyring = Path | str | Sequence[keys_mod.PublicKey]
+Keyring = Path | str | Sequence["keys_mod.PublicKey"]
 
 
 # --------------------------------------------------------------------------- reading
@@ -299,6 +301,8 @@ class BundleReader:
 
 
 def _verify(raw: bytes, signature: bytes, keyring: Keyring | None) -> str:
+    from . import keys as keys_mod  # cryptography: only when a signature is checked
+
     if keyring is None:
         raise SignatureError("no keyring given: cannot verify the manifest signature")
     if isinstance(keyring, str | os.PathLike):

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import __version__, capsule, events, keys, probe, status
+from . import __version__, capsule, events, probe, status
 from .backup import run_backup
 from .bundle import bundle_info, verify_bundle
 from .config import Backend, Config, load_config
@@ -41,7 +41,7 @@ from .gpt import read_gpt, slot_pairs
 from .inbox import run_inbox
 from .install import run_install
 from .lock import InstanceLock
-from .packing import create_bundle
+from .manifest import ALGORITHMS
 from .profile import BootRule
 from .progress import MODES, Progress
 from .resume import run_resume
@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd("keygen", "create a signing key pair (host side)")
     p.add_argument("--private", type=Path, required=True)
     p.add_argument("--public", type=Path, required=True)
-    p.add_argument("--algorithm", choices=keys.ALGORITHMS, default="ed25519")
+    p.add_argument("--algorithm", choices=ALGORITHMS, default="ed25519")
     p.add_argument("--certificate", type=Path, help="also write a self-signed certificate")
     p.add_argument("--cn", default="scm-fwupdate signer", help="certificate common name")
     return ap
@@ -367,6 +367,8 @@ def cmd_bundle(args: argparse.Namespace) -> int:
             fields["description"] = args.description
         if args.created is not None:
             fields["created"] = args.created
+        from .packing import create_bundle  # host side only
+
         m = create_bundle(args.output, fields, images, args.key, erase=args.erase)
         _out(f"{args.output}: {m.compatible} {m.version}, {len(m.images)} image(s)")
         return 0
@@ -393,6 +395,8 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     for path in (args.private, args.public):
         if path.exists():  # never overwrite a signing key by accident
             raise ConfigError(f"{path} already exists: remove it first")
+    from . import keys  # cryptography's key generation: host side only
+
     key = keys.generate_keypair(args.private, args.public, args.algorithm)
     if args.certificate:
         keys.generate_certificate(args.private, args.cn, args.certificate)

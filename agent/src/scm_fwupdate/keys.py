@@ -29,11 +29,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 
 from .errors import ConfigError, SignatureError
+from .manifest import ALGORITHMS
 
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 
-ALGORITHMS = ("ed25519", "ecdsa-p256")
 KEYRING_SUFFIXES = (".pem", ".pub", ".crt")
 MAX_KEY_FILE = 1024 * 1024
 

@@ -30,6 +30,7 @@ import yaml
 from .errors import BundleError
 from .yamlstrict import YamlSyntaxError, key_name, yaml_load_strict
 
+ALGORITHMS = ("ed25519", "ecdsa-p256")  # manifest.sig schemes (keys.py implements them)
 MANIFEST_NAME = "manifest.yaml"
 SIGNATURE_NAME = "manifest.sig"
 MANIFEST_FORMAT = 1
