@@ -18,7 +18,9 @@ help:
 		awk '{i = index($$0, ": "); printf "  %-16s %s\n", substr($$0, 1, i - 1), substr($$0, i + 2)}'
 ## deps: install what the tests need (Debian packages, PyPI packages)
 deps: $(DEPS_TARGETS)
-## test: everything CI runs
-test: $(TEST_TARGETS)
+## test: everything CI runs, then the time of each part
+test:
+	@start=$$(date +%s); scripts/run-timed $(MAKE) $(TEST_TARGETS); rc=$$?; \
+		echo "  total          $$(($$(date +%s) - start))s"; exit $$rc
 ## bench: benchmarks that print figures
 bench: $(BENCH_TARGETS)

@@ -3,5 +3,7 @@
 DEPS_TARGETS += python-deps
 
 ## python-deps: the PyPI packages of tests/requirements.txt
+# make test installs them once (PYTHON_DEPS_DONE=1 for the parts it runs).
 python-deps:
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	@[ -n "$(PYTHON_DEPS_DONE)" ] || \
+		$(PYTHON) -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt

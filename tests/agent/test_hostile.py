@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import os
 import resource
 import shutil
@@ -26,6 +27,8 @@ from pathlib import Path
 import pytest
 from bundle_fixtures import COMPATIBLE, Member, crafted_bundle, manifest_doc, tar_bytes
 from cli_env import Env, error_lines, new_firmware, run
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scm_fwupdate import gpt as G
 from scm_fwupdate import history, imagegen
@@ -674,3 +677,104 @@ def test_a_history_it_cannot_write_is_found_before_the_flash_is(env: Env) -> Non
 def test_compatible_constant() -> None:
     assert COMPATIBLE == "radxa,dragon-q6a"
     assert history.read(Path("/nonexistent/x")) == []
+
+
+# ------------------------------------------------------------------ properties and kills
+
+BOOT_FREE = ("VarStore", "DPP", "cdt", "limits", "SYSFW_VERSION", "logfs")
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    targets=st.lists(
+        st.sampled_from((*BOOT_FREE, "dtb", "uefisecapp")), min_size=1, max_size=3, unique=True
+    ),
+    fill=st.floats(0.0, 1.0),
+    seed=st.integers(0, 1 << 16),
+)
+def test_an_accepted_bundle_changes_no_byte_outside_its_targets(
+    env: Env, capsys, targets: list[str], fill: float, seed: int
+) -> None:
+    """Property (issue 12): whatever bundle the CLI accepts, only its targets' copies change."""
+    env.nor.write_bytes(imagegen.build().image)
+    for p in (env.state / "journal", env.state / "history.jsonl"):
+        p.unlink(missing_ok=True)
+    table = env.gpt()
+    images = {}
+    for t in targets:
+        part = table.find(t if t in table.names() else f"{t}_a")
+        if t in ("dtb", "uefisecapp"):
+            images[t] = imagegen.qcom_image(t, part.size, 2 + seed % 5)
+        else:
+            n = max(1, int(part.size * fill))
+            images[t] = bytes((seed + i) % 251 for i in range(n))
+    before = env.image()
+    rc, _out, err = run(env, capsys, "install", str(env.bundle(images, version=f"2026.{seed}")))
+    assert rc == 0, err
+    after = env.image()
+    allowed = [
+        (p.offset, p.offset + p.size)
+        for p in table.partitions
+        if p.name.removesuffix("_a").removesuffix("_b").removesuffix("_BACKUP") in targets
+    ]
+    ss = table.sector_size  # the GPT blocks change with the A/B activation
+    allowed += [(0, table.first_usable * ss), ((table.last_usable + 1) * ss, len(before))]
+    for block in range(0, len(before), 4096):
+        if before[block : block + 4096] != after[block : block + 4096]:
+            assert any(lo <= block < hi for lo, hi in allowed), f"block 0x{block:x} changed"
+
+
+def _install_killed(env: Env, bundle: Path, when: str) -> None:
+    """``install`` in a child, SIGKILLed at a chosen point of its progress."""
+    marks = {
+        "staging": '"phase": "verify bundle"',
+        "planning": '"phase": "plan"',
+        "writing": '"phase": "write',
+        "activating": '"phase": "activate',
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "scm_fwupdate",
+            "--config",
+            str(env.config),
+            "--progress",
+            "json",
+            "install",
+            str(bundle),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=dict(
+            os.environ, PYTHONPATH=str(AGENT_SRC), SCM_FWUPDATE_CMDLINE=str(env.root / "cmdline")
+        ),
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if marks[when].encode() in line:
+            break
+    proc.kill()
+    proc.wait(30)
+
+
+@pytest.mark.parametrize("when", ["staging", "planning", "writing", "activating"])
+def test_sigkill_at_chosen_points_then_resume_reaches_old_or_new(
+    env: Env, capsys, when: str
+) -> None:
+    target = new_firmware("dtb")
+    bundle = env.bundle({"dtb": target})
+    before = env.image()
+    _install_killed(env, bundle, when)
+    rc, _out, err = run(env, capsys, "resume")
+    assert rc == 0, err
+    st = json.loads(run(env, capsys, "status", "--json")[1])
+    assert st["journal"]["state"] in ("idle", "done")
+    slot = st["boot"]["next"]
+    copy = env.part(f"dtb_{slot}")[: len(target)]
+    if st["journal"]["state"] == "done":
+        assert slot == "b" and copy == target  # finished: the new slot, whole
+    else:
+        assert env.image() == before  # dropped before the commit: nothing written

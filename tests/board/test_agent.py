@@ -172,3 +172,43 @@ def test_a_broken_boot_image_is_refused_before_any_write(board: Board, tmp_path:
     assert rc == 12 and "would not boot" in out, out
     board.power_cut()
     assert board.nor.read_bytes() == nor.image
+
+
+@pytest.mark.emulated_only
+def test_probe_read_only_before_and_after_an_update_and_after_a_fallback(
+    board: Board, tmp_path: Path
+) -> None:
+    nor = make_nor("q6a")
+    new = make_release(tmp_path, nor, 2)
+    board.nor.write_bytes(nor.image)
+    board.new_state_disk({"v2.bundle": new.bundle})
+
+    def probe() -> dict:
+        return json.loads(board.check("scm-fwupdate probe --json", timeout=300))
+
+    board.boot()  # the driver read-only: probe must still work
+    before = probe()
+    assert before["rule"]["rule"] == "sets" and before["boot_report"]["set"] == "A"
+    assert before["images"]["TZ"]["a"]["release"] == "REL-1"
+    assert before["driver"]["parameters"].get("allow_write") in ("N", "0")
+    assert before["geometry"]["size"] == len(nor.image)
+    board.power_cut()
+    assert board.nor.read_bytes() == nor.image  # read-only
+
+    board.boot(WRITE)
+    board.check(f"scm-fwupdate install --progress=none {UPLOAD}/v2.bundle", timeout=900)
+    after = probe()
+    assert after["images"]["TZ"]["a"]["release"] == after["images"]["TZ"]["b"]["release"]
+    assert after["images"]["TZ"]["b"]["strings"]["QC_IMAGE_VERSION_STRING"] == "TZ.2"
+    board.power_cut()
+
+    image = bytearray(board.nor.read_bytes())
+    table = read_gpt_bytes(bytes(image))
+    assert table is not None
+    image[table.partitions["UEFI"].offset] ^= 0xFF  # set A loses its UEFI header
+    board.nor.write_bytes(bytes(image))
+    line = board.boot()
+    assert line is not None and line.set == "B" and line.fallback
+    fell = probe()
+    assert fell["boot_report"]["set"] == "B" and fell["images"]["UEFI"]["a"]["valid"] is False
+    assert fell["recoveryinfo"]["erased"] is False  # the chain's record is there, raw
