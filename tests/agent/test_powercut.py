@@ -125,7 +125,7 @@ def test_uninterrupted_update_reaches_target(name: str, shm_path: Path) -> None:
 def test_power_cut_at_every_operation(name: str, torn: bool, shm_path: Path) -> None:
     s = scenario(name)
     total = count_ops(s, shm_path)
-    views = {"old": 0, "new": 0, "mixed": 0}
+    views = {"old": 0, "new": 0, "mixed": 0, None: 0}
     committed = 0
     for cut_at in range(total):
         result = run_cut(s, shm_path, cut_at, torn)
