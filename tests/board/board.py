@@ -164,7 +164,9 @@ class Board:
         self.target.activate(self.power)
         self.power.on()
         self.running = True
-        self.last_boot = self._boot_line() if self.emulated else None
+        # boot_rule=none: the firmware runs no boot chain and prints no boot: line.
+        chain = self.emulated and (fw or {}).get("boot_rule") != "none"
+        self.last_boot = self._boot_line() if chain else None
         if self.last_boot is not None and not self.last_boot.booted:
             child = self.power._child
             self.last_exit = child.wait(timeout=60) if child is not None else None

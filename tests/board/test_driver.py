@@ -42,8 +42,12 @@ def test_read_only_by_default(board: Board) -> None:
         "except OSError as e:\n print('errno', e.errno)\""
     )
     assert "errno 13" in errno  # EACCES: mtdchar refuses to open it for writing
-    # the agent names the kernel's opt-in
-    out, rc = board.run("scm-fwupdate --progress=none activate b")
+    # The agent names the kernel's opt-in. Under ABL's rule 'activate' is a GPT
+    # write that reaches the device (under boot sets it is refused before that).
+    board.check(
+        "{ cat /etc/scm-fwupdate.yaml; printf 'board:\\n  profile: qcom-abl\\n'; } > /tmp/abl.yaml"
+    )
+    out, rc = board.run("scm-fwupdate --config /tmp/abl.yaml --progress=none activate b")
     assert rc == 6, out
     assert "allow_write=1" in out
 
