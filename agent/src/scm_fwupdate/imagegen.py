@@ -273,6 +273,8 @@ def corrupt(image: bytes, how: str) -> bytes:
         return bytes(data[: len(data) // 2])
     elif how == "not-elf":
         data[:4] = b"\0\0\0\0"
+    elif how == "hash-sizes":  # sig_size 0: the hash segment's sizes no longer add up
+        data[HASH_SEGMENT_OFFSET + 28 : HASH_SEGMENT_OFFSET + 32] = bytes(4)
     elif how == "first-block-erased":  # what the agent's invalidation step leaves
         data[:4096] = b"\xff" * 4096
     else:

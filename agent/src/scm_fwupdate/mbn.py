@@ -98,32 +98,39 @@ class _Phdr:
 
 
 class _Strings:
-    """NUL-terminated ``KEY=value`` strings found in a byte stream fed in chunks."""
+    """NUL-terminated ``KEY=value`` strings in a byte stream fed in chunks.
+
+    Only the first occurrence of a key is judged, as the boot chain does
+    (docs/boot-chain.md, rule 6): ``judged[key]`` is its value, or None when
+    that occurrence is malformed (later ones are not looked at).
+    """
 
     def __init__(self) -> None:
-        self.found: dict[bytes, str] = {}
+        self.judged: dict[bytes, str | None] = {}
         self._tail = b""
+
+    @property
+    def found(self) -> dict[bytes, str]:
+        return {k: v for k, v in self.judged.items() if v is not None}
 
     def feed(self, chunk: bytes, final: bool = False) -> None:
         data = self._tail + chunk
         keep = len(max(STRING_KEYS, key=len)) + MAX_STRING + 1
         for key in STRING_KEYS:
-            if key in self.found:
+            pos = -1 if key in self.judged else data.find(key)
+            if pos < 0:
                 continue
-            pos = data.find(key)
-            while pos >= 0:
-                end = data.find(b"\0", pos + len(key), pos + len(key) + MAX_STRING + 1)
-                if end < 0 and not final and len(data) - pos < keep:
-                    break  # may continue in the next chunk
-                value = data[pos + len(key) : end] if end >= 0 else b""
-                if 0 < len(value) <= MAX_STRING and all(0x20 <= c < 0x7F for c in value):
-                    self.found[key] = value.decode("ascii")
-                    break
-                pos = data.find(key, pos + 1)
+            start = pos + len(key)
+            end = data.find(b"\0", start, start + MAX_STRING + 1)
+            if end < 0 and not final and len(data) - start <= MAX_STRING:
+                continue  # the value may end in the next chunk (kept in the tail)
+            value = data[start:end] if end >= 0 else b""
+            ok = 0 < len(value) <= MAX_STRING and all(0x20 <= c < 0x7F for c in value)
+            self.judged[key] = value.decode("ascii") if ok else None
         self._tail = data[-keep:]
 
     def end_segment(self) -> None:
-        """Segments are separate byte ranges: a string never spans two of them."""
+        """Segments are separate byte ranges: a value cut by a segment's end is malformed."""
         self.feed(b"", final=True)
         self._tail = b""
 
@@ -176,22 +183,21 @@ def inspect(read: Reader, limit: int) -> ImageInfo:
     words = HASH_HEADER_V6.unpack(_read(read, limit, hseg.offset, HASH_HEADER_V6.size, "hash"))
     version, total, hash_size = words[1], words[4], words[5]
     qti_meta, oem_meta = words[10], words[11]
+    # Everything after the header, in order: metadata, hash table, signatures, chains.
+    parts = qti_meta + oem_meta + hash_size + words[2] + words[3] + words[7] + words[9]
     if version != 6:
         raise ImageError(f"hash segment version {version} (expected 6)")
-    if HASH_HEADER_V6.size + total > hseg.filesz:
-        raise ImageError("hash segment sizes exceed the segment")
+    if HASH_HEADER_V6.size + total > hseg.filesz or parts != total:
+        raise ImageError("hash segment sizes do not add up to its total size")
     if hash_size != len(phdrs) * DIGEST_SIZE:
         raise ImageError(f"hash table of {hash_size} bytes for {len(phdrs)} segments")
-    if qti_meta + oem_meta + hash_size > total:
-        raise ImageError("hash segment sizes exceed the segment")
     body = _read(
         read, limit, hseg.offset + HASH_HEADER_V6.size, qti_meta + oem_meta + hash_size, "hash"
     )
-    metadata = None
-    for size, start in ((oem_meta, qti_meta), (qti_meta, 0)):
-        if size >= METADATA.size:
-            metadata = Metadata.unpack(body[start : start + size])
-            break
+    # The OEM metadata when there is any, else the QTI one; a short one reads as zeros.
+    start, size = (qti_meta, oem_meta) if oem_meta else (0, qti_meta)
+    raw = body[start : start + min(size, METADATA.size)]
+    metadata = Metadata.unpack(raw.ljust(METADATA.size, b"\0")) if size else None
     table = body[qti_meta + oem_meta :]
     strings = _Strings()
     for i, p in enumerate(phdrs):
@@ -202,8 +208,9 @@ def inspect(read: Reader, limit: int) -> ImageInfo:
             continue
         h = hashlib.sha384()
         scan = p.type == PT_LOAD
+        base = p.offset if i else 0  # entry 0: the image's first p_filesz bytes
         for pos in range(0, p.filesz, CHUNK):
-            chunk = _read(read, limit, p.offset + pos, min(CHUNK, p.filesz - pos), f"segment {i}")
+            chunk = _read(read, limit, base + pos, min(CHUNK, p.filesz - pos), f"segment {i}")
             h.update(chunk)
             if scan:
                 strings.feed(chunk)
@@ -213,7 +220,8 @@ def inspect(read: Reader, limit: int) -> ImageInfo:
             raise ImageError(f"digest {i} mismatch")
     found = strings.found
     if RELEASE_KEY not in found:
-        raise ImageError("no release string (QCOM_SCM_RELEASE_STRING=)")
+        what = "malformed" if RELEASE_KEY in strings.judged else "no"
+        raise ImageError(f"{what} release string (QCOM_SCM_RELEASE_STRING=)")
     end = max(p.offset + p.filesz for p in phdrs)
     return ImageInfo(
         size=end,
