@@ -62,15 +62,30 @@ def _install(specs: list[ImageSpec], rule: str, planner_rule: BootRule | None = 
 def campaign(rule: str, workdir: Path, kind: str = "release") -> Scenario:
     """``release``: every boot image, new release REL-2 (4 with new code, the rest
     re-stamped); ``hotfix``: only the 4 changed images, same release REL-1, the
-    rest copied, so only the versions tell old from new."""
+    rest copied, so only the versions tell old from new; ``hotfix-from-b``: the
+    hotfix on a board whose set A failed (TZ's header erased), so it runs from
+    set B and set A, which the chain tries first, is written first."""
     board = _board(RULES[rule][1])
     table = board.gpt
+    original = board.image
+    if kind.endswith("-from-b"):
+        tz = table.find("TZ")
+        original = original[: tz.offset] + b"\xff" * 4096 + original[tz.offset + 4096 :]
     size = {
         p.name.removesuffix("_BACKUP").removesuffix("_a").removesuffix("_b"): p.size
         for p in table.partitions
     }
     names = QCS6490_BOOT_IMAGES if kind == "release" else CHANGED
     release = "REL-2" if kind == "release" else "REL-1"
+    if kind.endswith("-from-b"):
+        assert (
+            bootset.protected_set(
+                bootset.evaluate(
+                    lambda o, n: original[o : o + n], table, PROFILES["radxa-dragon-q6a"]
+                )
+            )
+            == bootset.SET_B
+        )
     specs, images = [], {}
     for name in QCS6490_BOOT_IMAGES:
         old = imagegen.qcom_image(name, size[name], 1)
@@ -90,7 +105,7 @@ def campaign(rule: str, workdir: Path, kind: str = "release") -> Scenario:
     ]
     s = Scenario(
         f"{kind}-{rule}",
-        board.image,
+        original,
         b"",
         primary_backup=images,
         writable=writable + gpt_regions(table, 4096),
@@ -98,7 +113,7 @@ def campaign(rule: str, workdir: Path, kind: str = "release") -> Scenario:
         rule=rule,
         whole=True,
     )
-    nor = SimNor(Geometry(len(board.image), 4096, 256), initial=board.image)
+    nor = SimNor(Geometry(len(original), 4096, 256), initial=original)
     with SimJournal(workdir / f"{rule}-{kind}-count") as j:
         assert s.operation is not None
         s.operation(nor, j, workdir)
@@ -124,7 +139,7 @@ MATRIX = [
     pytest.param(rule, kind, torn, id=f"{rule}-{kind}-{'torn' if torn else 'clean'}")
     for rule in RULES
     for kind, torn in (("release", False), ("release", True), ("hotfix", False))
-]
+] + [pytest.param("sets", "hotfix-from-b", False, id="sets-hotfix-from-b-clean")]
 
 
 @pytest.mark.parametrize(("rule", "kind", "torn"), MATRIX)
@@ -155,11 +170,24 @@ def _campaign_fails(s: Scenario, workdir: Path, every: int) -> str:
 def test_mutation_writing_the_protected_set_first_fails_the_campaign(
     work: Path, shm_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Set A written first the way set B is (in place, no invalidation first)."""
     s = campaign("sets", work, "hotfix")
     monkeypatch.setattr(strategies, "protected_set", lambda sets: bootset.SET_B)
+    monkeypatch.setattr(strategies, "_tried_first", lambda boot_set: False)
     found = _campaign_fails(replace(s, name="mutant-a-first"), shm_path, every=5)
     assert found, "writing set A first went unnoticed"
     print(f"\nmutation 'set A first' caught: {found[:160]}")
+
+
+def test_mutation_writing_set_a_without_invalidating_it_fails_from_set_b(
+    work: Path, shm_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Running from set B, set A written without being invalidated first."""
+    s = campaign("sets", work, "hotfix-from-b")
+    monkeypatch.setattr(strategies, "_tried_first", lambda boot_set: False)
+    found = _campaign_fails(replace(s, name="mutant-no-invalidate"), shm_path, every=3)
+    assert found, "writing set A in place from set B went unnoticed"
+    print(f"\nmutation 'set A in place from set B' caught: {found[:160]}")
 
 
 def test_mutation_writing_pair_by_pair_fails_the_campaign(work: Path, shm_path: Path) -> None:

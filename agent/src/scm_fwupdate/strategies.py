@@ -244,7 +244,11 @@ def _plan_sets(
     """Boot sets: the other set whole first, verified; then the protected one, header last.
 
     1. every boot image into the other set's copy: from the bundle, or copied
-       from the protected set, so that the set is complete and of one release;
+       from the protected set, so that the set is complete and of one release.
+       When that set is A (the board runs from B after a failed set A), the
+       chain tries it first at every power-on: the images that change there
+       are invalidated first and each is written header last, so set A is
+       valid again only once it is whole;
     2. read the whole other set back;
     3. erase the first block of every protected-set image that will change:
        the chain now finds the protected set invalid and boots the other one;
@@ -262,11 +266,23 @@ def _plan_sets(
         if src.size != dst.size:
             raise GptError(f"'{src.name}' and '{dst.name}' differ in size")
         rows.append((c.image, src, dst))
-    for image, src, dst in rows:
+    first_tried = _tried_first(other)
+    to_write = rows
+    if first_tried:
+        builder.step(f"invalidate set {other}")
+        to_write = [r for r in rows if _will_change(builder, bundled.get(r[0]), r[1], r[2])]
+        for _image, _src, dst in to_write:
+            builder.inline(dst.offset, b"", bs)
+    for image, src, dst in to_write:
         builder.step(f"set {other}: write {dst.name}")
         img = bundled.get(image)
-        if img is not None:
+        if img is not None and first_tried:
+            _file_header_last(builder, dst, img)
+        elif img is not None:
             _check(img, builder.from_file(dst.offset, dst.size, img.path, img.offset, img.size))
+        elif first_tried:
+            builder.copy(dst.offset + bs, dst.size - bs, src.offset + bs, skip_same=True)
+            builder.copy(dst.offset, bs, src.offset)
         else:
             builder.copy(dst.offset, dst.size, src.offset, skip_same=True)
     builder.step(f"verify set {other}")
@@ -324,6 +340,45 @@ def _inline_file(builder: PlanBuilder, p: Partition, img: ImageSpec) -> str:
 
     builder.inline(p.offset, chunks(), p.size)
     return digest.hexdigest()
+
+
+def _tried_first(boot_set: str) -> bool:
+    """The chain tries set A first at every power-on (docs/boot-chain.md, rule sets)."""
+    return boot_set == SET_A
+
+
+def _file_blocks(img: ImageSpec, size: int, bs: int):
+    """The sha256 of each erase block the image makes of a ``size``-byte region."""
+    with open(img.path, "rb") as f:
+        f.seek(img.offset)
+        for pos in range(0, size, bs):
+            data = f.read(max(0, min(bs, img.size - pos)))
+            yield hashlib.sha256(data + b"\xff" * (bs - len(data))).digest()
+
+
+def _will_change(
+    builder: PlanBuilder, img: ImageSpec | None, src: Partition, dst: Partition
+) -> bool:
+    bs = builder.bs
+    if img is None:
+        want = (builder.hash_at(src.offset + pos) for pos in range(0, src.size, bs))
+    else:
+        want = _file_blocks(img, dst.size, bs)
+    return any(w != builder.hash_at(dst.offset + i * bs) for i, w in enumerate(want))
+
+
+def _file_header_last(builder: PlanBuilder, dst: Partition, img: ImageSpec) -> None:
+    """The image into ``dst``, its first block (the ELF header) planned last."""
+    bs = builder.bs
+    head = min(bs, img.size)
+    whole = hashlib.sha256()
+    with open(img.path, "rb") as f:  # the bundle's digest covers the whole image
+        f.seek(img.offset)
+        while chunk := f.read(min(1 << 20, img.offset + img.size - f.tell())):
+            whole.update(chunk)
+    builder.from_file(dst.offset + bs, dst.size - bs, img.path, img.offset + bs, img.size - head)
+    builder.from_file(dst.offset, bs, img.path, img.offset, head)
+    _check(img, whole.hexdigest())
 
 
 def _check(img: ImageSpec, actual: str) -> None:
