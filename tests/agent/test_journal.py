@@ -35,15 +35,17 @@ def test_truncated_tail_is_ignored_and_cut_off(tmp_path: Path, cut: int) -> None
     _fill(path)
     size = path.stat().st_size
     os.truncate(path, size - cut)
+    torn = path.read_bytes()
     with Journal(path) as j:
         assert [r.type for r in j.records] == [RecordType.BEGIN, RecordType.DATA]
-        valid = path.stat().st_size
+        assert path.read_bytes() == torn  # opening changes nothing (status reads unlocked)
         j.append(RecordType.ABORT, {"reason": "x"})
         j.sync()
     with Journal(path) as j:  # the new record follows the last valid one
         assert [r.type for r in j.records][-1] == RecordType.ABORT
         assert j.records[-1].seq == 2
-    assert valid < size - cut + 1
+        abort_size = path.stat().st_size - j.records[-1].payload_offset + HEADER.size
+    assert path.stat().st_size == size - 29 + abort_size  # the torn COMMIT was cut off
 
 
 def test_garbage_tail_is_ignored(tmp_path: Path) -> None:
@@ -78,7 +80,11 @@ def test_a_corrupt_last_record_is_a_torn_tail_and_cut(tmp_path: Path) -> None:
     with Journal(path) as j:
         assert [r.type for r in j.records] == [RecordType.BEGIN, RecordType.DATA]
         assert not j.damaged
-    assert len(path.read_bytes()) < len(raw)
+        assert path.read_bytes() == bytes(raw)  # left for the next append to cut
+        j.append(RecordType.ABORT, {"reason": "x"})
+    with Journal(path) as j:
+        assert [r.type for r in j.records] == [RecordType.BEGIN, RecordType.DATA, RecordType.ABORT]
+        assert path.stat().st_size == j.records[-1].payload_offset + len(b'{"reason":"x"}') + 4
 
 
 def test_sequence_gap_is_not_accepted(tmp_path: Path) -> None:
@@ -96,7 +102,9 @@ def test_pure_garbage_is_an_empty_journal_not_a_crash(tmp_path: Path) -> None:
     path.write_bytes(os.urandom(10000))
     with Journal(path) as j:
         assert j.records == []
-    assert path.stat().st_size == 0
+        assert path.stat().st_size == 10000  # opening alone cuts nothing
+        j.append(RecordType.BEGIN, {"txid": "t"})
+        assert path.stat().st_size == j.records[0].payload_offset + len(b'{"txid":"t"}') + 4
 
 
 @pytest.mark.parametrize("torn", [False, True])

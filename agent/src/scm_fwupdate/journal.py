@@ -12,10 +12,12 @@ Record layout (little endian), documented with its invariants in docs/safety.md:
 
 Reading keeps every valid record. A bad record (a bad magic, CRC or
 sequence number, a truncated one) with nothing valid after it is the torn
-tail of an interrupted append, and is cut off before anything new is
-appended. A bad record with valid ones after it is damage: it is skipped
-and listed in ``damaged``, and the file is left as it is, so that what
-comes after it still counts (docs/safety.md, "Damage").
+tail of an interrupted append, and is cut off when the next record is
+appended (never by merely opening the file: ``status`` reads it without the
+lock, and a journal that resume refuses is left as it is). A bad record
+with valid ones after it is damage: it is skipped and listed in
+``damaged``, and the file is left as it is, so that what comes after it
+still counts (docs/safety.md, "Damage").
 """
 
 from __future__ import annotations
@@ -146,13 +148,16 @@ class Journal:
         except OSError as e:
             raise JournalError(f"cannot open journal {path}: {e.strerror}") from None
         self.records, valid, self.damaged = scan(self._fd)
-        if valid != os.fstat(self._fd).st_size:
-            # Torn or garbage tail from an interrupted append: cut it off so
-            # new records follow the last valid one.
-            os.ftruncate(self._fd, valid)
-            os.fsync(self._fd)
         self._end = valid
         self._durable = valid
+        self._tail_cut = False  # a torn tail is cut off by the first append
+
+    def _cut_tail(self) -> None:
+        """Drop a torn or garbage tail so that new records follow the last valid one."""
+        if os.fstat(self._fd).st_size != self._end:
+            os.ftruncate(self._fd, self._end)
+            os.fsync(self._fd)
+        self._tail_cut = True
 
     # ------------------------------------------------------------------ writing
     def append(self, rtype: RecordType, payload: bytes | dict[str, Any] = b"") -> Record:
@@ -163,6 +168,8 @@ class Journal:
         body = head + payload
         blob = body + CRC.pack(zlib.crc32(body))
         try:
+            if not self._tail_cut:
+                self._cut_tail()
             os.pwrite(self._fd, blob, self._end)
         except OSError as e:
             raise JournalError(f"cannot write journal {self.path}: {e.strerror}") from None
@@ -193,6 +200,7 @@ class Journal:
         """Start an empty journal (only when no committed transaction is pending)."""
         os.ftruncate(self._fd, 0)
         os.fsync(self._fd)
+        self._tail_cut = True
         self.records = []
         self.damaged = []
         self._end = self._durable = 0
