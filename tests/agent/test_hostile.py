@@ -20,6 +20,7 @@ import sys
 import tarfile
 import threading
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -103,6 +104,11 @@ def empty_without_erase(env: Env) -> list[str]:
 
 def erase_with_data(env: Env) -> list[str]:
     return install(env, signed(env, *one("VarStore", b"x" * 10, erase=True)))
+
+
+def erase_a_pair(target: str) -> Callable[[Env], list[str]]:
+    """An empty image with 'erase: true' for a pair: both copies (or a slot) would go."""
+    return lambda env: install(env, signed(env, *one(target, b"", erase=True)))
 
 
 def trailing_bytes(env: Env) -> list[str]:
@@ -320,6 +326,23 @@ def covers_backup(t: G.Gpt) -> G.Gpt:
     return moved(replace(t, last_usable=last - 1), "logfs", last - 1 - size, last - 1)
 
 
+def entries_inside_logfs(env: Env) -> list[str]:
+    """CRC-valid primary header whose entry array lies inside 'logfs' (a sibling of defect 3)."""
+    table = env.gpt()
+    bundle = env.bundle({"logfs": new_firmware("logfs")})
+    ss, logfs = table.sector_size, table.find("logfs")
+    data = bytearray(env.image())
+    header = bytearray(data[ss : ss + 92])
+    entries = data[2 * ss : 2 * ss + table.num_entries * table.entry_size]
+    data[logfs.offset : logfs.offset + len(entries)] = entries
+    header[72:80] = (logfs.offset // ss).to_bytes(8, "little")  # PartitionEntryLBA
+    header[16:20] = bytes(4)
+    header[16:20] = zlib.crc32(header).to_bytes(4, "little")
+    data[ss : ss + 92] = header
+    env.nor.write_bytes(bytes(data))
+    return ["install", str(bundle)]
+
+
 def past_device(t: G.Gpt) -> G.Gpt:
     p = t.find("logfs")
     return moved(p and t, "logfs", p.first_lba, t.last_lba + 100)
@@ -425,6 +448,8 @@ CASES: dict[str, tuple[Callable[[Env], list[str]], int, str]] = {
     "empty-boot-image": (empty_boot_image, 12, "is empty"),
     "empty-without-erase": (empty_without_erase, 3, "erase: true"),
     "erase-with-data": (erase_with_data, 3, "only an empty image"),
+    "erase-an-ab-pair": (erase_a_pair("qweslicstore"), 5, "two copies"),
+    "erase-a-primary-backup-pair": (erase_a_pair("ddr"), 5, "two copies"),
     "boot-image-not-elf": (boot_image(lambda n: b"\x5a" * 10000), 12, "not an ELF image"),
     "boot-image-digest": (
         boot_image(lambda n: imagegen.corrupt(imagegen.qcom_image("TZ", n, 2), "digest")),
@@ -488,6 +513,7 @@ CASES: dict[str, tuple[Callable[[Env], list[str]], int, str]] = {
     "gpt-covers-primary-header": (gpt_case(covers_header), 7, "overlaps a GPT copy"),
     "gpt-covers-backup": (gpt_case(covers_backup, "logfs"), 7, "overlaps a GPT copy"),
     "gpt-past-device": (gpt_case(past_device, "logfs"), 7, "past the end of the device"),
+    "gpt-entries-inside-a-partition": (entries_inside_logfs, 7, "entries at LBA"),
     "gpt-overlap": (gpt_case(overlapping, "DPP"), 7, "overlap"),
     "gpt-duplicate-name": (gpt_case(duplicate_name, "VarStore"), 7, "declared 2 times"),
     "erased-nor": (erased_nor, 7, "no valid GPT"),
@@ -570,6 +596,16 @@ def test_garbage_on_stdin_costs_at_most_a_few_kib(env: Env) -> None:
     assert sent < 2 << 20, f"{sent} bytes consumed before the refusal"
     assert not (env.state / "staged.bundle").exists()
     assert env.image() == before
+
+
+def test_a_huge_declared_manifest_is_refused_before_it_is_read(env: Env) -> None:
+    """[resources] nothing but a 512-byte header is needed to refuse it (the pipe holds 64 KiB)."""
+    info = tarfile.TarInfo("manifest.yaml")
+    info.size = 1 << 20
+    head = [info.tobuf(format=tarfile.USTAR_FORMAT)]
+    rc, sent = _stream_into_install(env, lambda: head.pop(0) if head else b"#" * 16384, 4 << 20)
+    assert rc == 3
+    assert sent < 256 << 10, f"{sent} bytes consumed before the refusal"
 
 
 def test_a_stream_longer_than_its_manifest_allows_is_refused(env: Env) -> None:
@@ -778,3 +814,60 @@ def test_sigkill_at_chosen_points_then_resume_reaches_old_or_new(
         assert slot == "b" and copy == target  # finished: the new slot, whole
     else:
         assert env.image() == before  # dropped before the commit: nothing written
+
+
+def test_control_characters_in_a_bundle_never_reach_stdout(env: Env, capsys) -> None:
+    """[small, stdout] 'bundle info' of an unverified bundle prints its fields escaped."""
+    doc, members = one("VarStore", b"x" * 4096)
+    doc["description"] = "pwn \x1b[31m red \x07 bell"
+    path = _write(env, "ctl.bundle", signed(env, doc, members))
+    rc, out, err = run(env, capsys, "bundle", "info", str(path))
+    assert "\x1b" not in out + err and "\x07" not in out + err
+    assert rc == 0 and "\\x1b[31m red \\x07 bell" in out, (rc, out, err)
+
+
+def test_staging_refuses_a_stream_that_the_free_space_cannot_hold(
+    env: Env, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """[resources] free space is checked against the manifest's bound before staging."""
+    from scm_fwupdate import staging
+
+    real = os.statvfs
+    monkeypatch.setattr(
+        staging.os, "statvfs", lambda p: os.statvfs_result((*real(p)[:4], 1, *real(p)[5:]))
+    )
+    monkeypatch.setattr(
+        sys, "stdin", io.TextIOWrapper(io.BytesIO(env.bundle(["VarStore"]).read_bytes()))
+    )
+    before = env.image()
+    rc, _out, err = run(env, capsys, "install", "-")
+    assert rc == 3 and "not enough space" in err, err
+    assert not list(env.state.glob("staged*"))
+    assert env.image() == before
+
+
+def test_mark_bad_force_may_leave_no_bootable_slot(env: Env, capsys) -> None:
+    """[state] the refusal's documented override."""
+    assert run(env, capsys, "mark-bad", "b")[0] == 0
+    rc, _out, err = run(env, capsys, "mark-bad", "--force", "a")
+    assert rc == 0, err
+    from oracle.gpt import read_gpt_bytes  # the bits read by the independent reader
+
+    table = read_gpt_bytes(env.image())
+    assert table is not None
+    assert table.partitions["dtb_a"].ab.unbootable and table.partitions["dtb_b"].ab.unbootable
+
+
+def test_resume_set_aside_keeps_a_damaged_journal_and_frees_the_board(env: Env, capsys) -> None:
+    """[journal] exit 13, then '--set-aside' keeps the bytes for inspection."""
+    argv = damaged_plan(env)
+    journal = env.state / "journal"
+    damaged = journal.read_bytes()
+    assert run(env, capsys, *argv)[0] == 13
+    assert journal.read_bytes() == damaged  # refused, never truncated
+    rc, out, err = run(env, capsys, "resume", "--set-aside")
+    assert rc == 0, err
+    kept = [p for p in env.state.iterdir() if p.name.startswith("journal") and p != journal]
+    assert len(kept) == 1 and kept[0].read_bytes() == damaged, out
+    rc, _out, err = run(env, capsys, "install", str(env.bundle(["VarStore"])))
+    assert rc == 0, err

@@ -196,7 +196,8 @@ def _signals(ctx: Context) -> Iterator[None]:
 
 
 def _out(text: str) -> None:
-    print(text, flush=True)
+    # Bundle fields and file names may carry control characters: escaped, line by line.
+    print("\n".join(printable(line) for line in text.split("\n")), flush=True)
 
 
 def _json(data: Any) -> None:

@@ -320,12 +320,23 @@ def _geometry(h: Header, sector_size: int, disk_size: int) -> list[str]:
     """The usable range must leave both GPT copies alone (else a partition may cover one)."""
     last_lba = disk_size // sector_size - 1
     lo, hi = 2 + _sectors(h, sector_size), last_lba - _sectors(h, sector_size) - 1
+    problems = []
     if h.first_usable < lo or h.last_usable > hi:
-        return [
+        problems.append(
             f"usable range LBA {h.first_usable}-{h.last_usable} overlaps a GPT copy "
             f"(partitions may only use LBA {lo}-{hi})"
-        ]
-    return []
+        )
+    # The overlap checks (and ABL, ref. section 2) assume each copy at its standard
+    # place: entries elsewhere could lie inside a partition that an update rewrites.
+    primary = h.my_lba == 1
+    entries, alternate = (2, last_lba) if primary else (hi + 1, 1)
+    if h.entries_lba != entries or h.alternate_lba != alternate:
+        problems.append(
+            f"the {'primary' if primary else 'backup'} header puts its entries at LBA "
+            f"{h.entries_lba} and the other copy at LBA {h.alternate_lba} "
+            f"(expected {entries} and {alternate})"
+        )
+    return problems
 
 
 def read_gpt(

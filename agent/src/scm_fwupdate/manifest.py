@@ -34,7 +34,7 @@ ALGORITHMS = ("ed25519", "ecdsa-p256")  # manifest.sig schemes (keys.py implemen
 MANIFEST_NAME = "manifest.yaml"
 SIGNATURE_NAME = "manifest.sig"
 MANIFEST_FORMAT = 1
-MAX_MANIFEST_SIZE = 1024 * 1024
+MAX_MANIFEST_SIZE = 64 * 1024  # bytes read before the signature is checked
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")

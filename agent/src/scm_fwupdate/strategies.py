@@ -133,6 +133,12 @@ def plan_install(
     ``rule`` is the board's boot rule: it decides the order (module docstring).
     """
     kinds = {img.target: classify(gpt, img.target, overrides) for img in images}
+    for img in images:
+        if img.size == 0 and kinds[img.target] != Kind.SINGLE:
+            raise PolicyError(
+                f"'{img.target}' has two copies: an empty image (erase) is allowed only "
+                "for a single data partition"
+            )
     boot = set(profile.boot_images)
     info = dict(meta or {})
     info.update({"kinds": {k: str(v) for k, v in kinds.items()}, "rule": str(rule)})
