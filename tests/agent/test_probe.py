@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -103,12 +104,71 @@ def test_status_shows_what_the_nor_holds_not_the_history(q6a: Env, capsys) -> No
     assert st["installed"]["version"] == "2" and st["images"]["TZ"]["a"]["version"] == "TZ.1"
 
 
+def state_files(env: Env) -> dict[str, bytes]:
+    """Journal, history, staged bundle, inbox: what 'nothing written' covers besides the NOR."""
+    if not env.state.exists():
+        return {}
+    return {str(p): p.read_bytes() for p in sorted(env.state.rglob("*")) if p.is_file()}
+
+
 def refused(env: Env, capsys, argv: list[str], code: int, needle: str) -> None:
-    before = hashlib.sha256(env.image()).digest()
+    before, files = hashlib.sha256(env.image()).digest(), state_files(env)
     rc, _out, err = run(env, capsys, *argv)
     lines = error_lines(err)
     assert rc == code and len(lines) == 1 and needle in lines[0], err
     assert hashlib.sha256(env.image()).digest() == before
+    assert state_files(env) == files
+
+
+def test_status_says_which_set_booted_only_when_the_chain_or_recoveryinfo_does(
+    q6a: Env, capsys
+) -> None:
+    """A real Q6A gives no boot report: 'unknown', not a guess from the flash (issue 11, 2)."""
+    st = json.loads(run(q6a, capsys, "status", "--json")[1])
+    assert st["booted_set"] == {"set": None, "source": "unknown"}
+    assert st["images"]["TZ"]["a"]["booted"] is None
+    assert "booted:     unknown" in run(q6a, capsys, "status")[1]
+    factory_bits(q6a)
+    nor = bytearray(q6a.image())
+    tz = read_gpt_image(bytes(nor)).find("TZ")
+    nor[tz.offset + 0x3000] ^= 1  # set A fails; the chain (oracle) records it and boots B
+    assert power_on(nor, "sets").set == "B"
+    q6a.nor.write_bytes(bytes(nor))
+    st = json.loads(run(q6a, capsys, "status", "--json")[1])
+    assert st["booted_set"] == {"set": "B", "source": "recoveryinfo"}
+    tz_copies = st["images"]["TZ"]
+    assert tz_copies["b"]["booted"] is True and tz_copies["a"]["booted"] is False
+    text = run(q6a, capsys, "status")[1]
+    assert "booted:     set B (recoveryinfo" in text
+    assert any("TZ_BACKUP" in line and "[booted]" in line for line in text.splitlines())
+
+
+def test_probe_of_a_default_nor_reports_every_field(q6a: Env, capsys) -> None:
+    (q6a.root / "cmdline").write_text("console=ttyMSM0 root=/dev/sda1\n")
+    info = probe(q6a, capsys)
+    assert info["geometry"]["size"] == len(q6a.image()) and info["geometry"]["erasesize"] == 4096
+    assert info["cmdline"] == "console=ttyMSM0 root=/dev/sda1"
+    for name, pair in info["images"].items():
+        for side in ("a", "b"):
+            c = pair[side]
+            assert c["valid"] and c["hash_version"] == 6, (name, c)
+            assert c["strings"]["QC_IMAGE_VERSION_STRING"] == f"{name}.1"
+    assert info["uefi"]["OsIndications"] is None and info["uefi"]["capsules"] == []
+    # imagegen sets A/B bits on dtb_a (an ABL-style table): evidence for neither rule alone
+    assert info["rule"]["rule"] in ("sets", "ab-attributes", "unknown")
+    assert info["rule"]["reasons"]
+
+
+def test_probe_after_an_update_reports_the_new_copies(q6a: Env, capsys) -> None:
+    images = {n: image(q6a, n, 2, release="REL-1") for n in ("TZ", "UEFI")}
+    assert run(q6a, capsys, "install", str(q6a.bundle(images, version="2")))[0] == 0
+    info = probe(q6a, capsys)
+    for name in ("TZ", "UEFI"):
+        for side in ("a", "b"):
+            assert info["images"][name][side]["strings"]["QC_IMAGE_VERSION_STRING"] == f"{name}.2"
+    assert info["images"]["HYP"]["a"]["strings"]["QC_IMAGE_VERSION_STRING"] == "HYP.1"
+    text = run(q6a, capsys, "probe")[1]
+    assert "TZ.2" in text and "UEFI.2" in text
 
 
 def test_an_image_below_the_running_anti_rollback_version_is_refused(q6a: Env, capsys) -> None:
@@ -125,10 +185,15 @@ def test_an_image_with_another_partitions_software_id_is_refused(q6a: Env, capsy
 
 
 def test_min_version_holds_when_the_state_directory_is_wiped(q6a: Env, capsys) -> None:
-    q6a.write_config(f"board:\n  profile: {Q6A}\nmin_version: '2026.10'\n")
-    bundle = q6a.bundle({"TZ": image(q6a, "TZ")}, version="2026.9")
-    assert not (q6a.state / "history.jsonl").exists()  # wiped: no history floor at all
-    refused(q6a, capsys, ["install", "--allow-downgrade", str(bundle)], 5, "below min_version")
+    config = q6a.config.read_text()
+    new = q6a.bundle({"TZ": image(q6a, "TZ", 2)}, version="2026.11")
+    assert run(q6a, capsys, "install", str(new))[0] == 0
+    shutil.rmtree(q6a.state)  # /var wiped: no history floor any more
+    q6a.config.write_text(config + "min_version: '2026.10'\n")  # the read-only /etc floor
+    old = q6a.bundle({"TZ": image(q6a, "TZ", 3)}, version="2026.9", name="old.bundle")
+    refused(q6a, capsys, ["install", "--allow-downgrade", str(old)], 5, "below min_version")
+    ok = q6a.bundle({"TZ": image(q6a, "TZ", 4)}, version="2026.10", name="floor.bundle")
+    assert run(q6a, capsys, "install", "--allow-downgrade", str(ok))[0] == 0
 
 
 @pytest.mark.parametrize("how", ["file", "os-indications"])
@@ -142,8 +207,14 @@ def test_a_staged_capsule_stops_every_writing_command(q6a: Env, capsys, how: str
             capsule.efivar_bytes(capsule.FILE_CAPSULE_DELIVERY)
         )
     bundle = q6a.bundle({"TZ": image(q6a, "TZ")})
-    for argv in (["install", str(bundle)], ["resume"], ["mark-good"], ["install-inbox"]):
+    inbox = q6a.state / "inbox"
+    inbox.mkdir(parents=True)
+    (inbox / "waiting.bundle").write_bytes(bundle.read_bytes())
+    writing = [["install", str(bundle)], ["resume"], ["mark-good"], ["install-inbox"]]
+    writing += [["mark-bad", "a"], ["activate", "b"]]
+    for argv in writing:
         refused(q6a, capsys, argv, 14, "UEFI writes the boot firmware")
+    assert (inbox / "waiting.bundle").exists()  # the inbox keeps it for later
     st = json.loads(run(q6a, capsys, "status", "--json")[1])
     assert st["capsule"]["staged"]
     assert probe(q6a, capsys)["uefi"]["capsule_staged"]

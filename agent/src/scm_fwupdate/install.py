@@ -35,7 +35,7 @@ from . import events, history
 from .bootset import check_boot_images
 from .bundle import BundleReader
 from .config import Backend
-from .context import Context, require_idle
+from .context import Context, has_journal, require_idle
 from .errors import AgentError, BundleError, Interrupted, PolicyError
 from .flash import Flash
 from .gpt import AB_MAX_RETRY, Gpt, boot_slot, read_gpt, slot_attributes
@@ -419,6 +419,8 @@ def finish(ctx: Context, record: InstallRecord, resumed: int) -> bool:
 
 def _pending(ctx: Context) -> bool:
     """A committed plan exists (an interruption may hit between COMMIT and our bookkeeping)."""
+    if not has_journal(ctx):
+        return False  # and a refused install creates none
     try:
         with ctx.open_journal() as journal:
             return pending_state(journal).kind == StateKind.PENDING

@@ -35,6 +35,32 @@ def _set_view(state: SetState) -> dict[str, Any]:
     }
 
 
+def _booted_set(rule: BootRule, report: BootReport | None, found: Any) -> dict[str, Any]:
+    """Which boot set runs, and who says so: never guessed from the flash as it is now."""
+    if rule != BootRule.SETS:
+        return {"set": None, "source": None}
+    if report is not None and report.set:
+        return {"set": report.set, "source": "boot chain"}
+    if found is not None:  # recoveryinfo marks set A failed and set B booted
+        return {"set": found.booted.removeprefix("set "), "source": "recoveryinfo"}
+    return {"set": None, "source": "unknown"}
+
+
+def _mark_booted(
+    images: dict[str, Any], rule: BootRule, boot_set: str | None, slot: str | None
+) -> None:
+    """``booted`` on each copy: True/False where the set or slot is known, else None."""
+    for img in images.values():
+        for side in ("a", "b"):
+            c = img[side]
+            if rule == BootRule.SETS and boot_set:
+                c["booted"] = (side == "a") == (boot_set == "A")
+            elif rule == BootRule.AB_ATTRIBUTES and slot and c["partition"].endswith(("_a", "_b")):
+                c["booted"] = c["partition"].endswith(f"_{slot}")
+            else:
+                c["booted"] = None
+
+
 def gather(ctx: Context) -> dict[str, Any]:
     """Everything ``status`` shows, as one JSON-ready mapping."""
     cfg = ctx.config
@@ -69,6 +95,8 @@ def gather(ctx: Context) -> dict[str, Any]:
         **slot_status(gpt, cfg.slots.overrides, booted),
         "booted_source": source,
     }
+    info["booted_set"] = _booted_set(rule, report, found)
+    _mark_booted(images, rule, info["booted_set"]["set"], booted if source == "cmdline" else None)
     boot: dict[str, Any] = {"backend": cfg.boot.backend}
     if rule == BootRule.SETS:
         info["sets"] = {name: _set_view(state) for name, state in sets.items()}
@@ -116,9 +144,16 @@ def render(info: dict[str, Any]) -> list[str]:
     out.append(f"board:      {board['profile']}, boot rule {board['rule']}")
     out.append(f"installed:  {(last or {}).get('version', '(nothing installed by scm-fwupdate)')}")
     ab = board["rule"] == BootRule.AB_ATTRIBUTES
+    booted_set = info["booted_set"]
     if report is not None:
         where = f"set {report['set']}" if report["set"] else f"slot {report['slot'] or '-'}"
         out.append(f"booted:     {where} (boot chain: {report['reason'] or '-'})")
+    elif booted_set["source"] == "recoveryinfo":
+        out.append(f"booted:     set {booted_set['set']} (recoveryinfo marks set A failed)")
+    elif booted_set["source"] == "unknown":
+        out.append(
+            "booted:     unknown (the boot chain does not say; 'probe' gathers the evidence)"
+        )
     elif ab:
         out.append(f"booted:     {info['booted'] or '-'} (from {info['booted_source']})")
     if info["fallback"]:
@@ -149,7 +184,8 @@ def render(info: dict[str, Any]) -> list[str]:
                 if c["valid"]
                 else f"not valid: {c['error']}"
             )
-            out.append(f"  {name:<11} {c['partition']:<18} {text}")
+            mark = " [booted]" if c.get("booted") else ""
+            out.append(f"  {name:<11} {c['partition']:<18} {text}{mark}")
     txid = f" ({journal['txid']})" if journal["state"] != StateKind.IDLE else ""
     out.append(f"journal:    {journal['state']}{txid}")
     gpt = info["gpt"]
