@@ -16,7 +16,9 @@ agent-lint: agent-deps
 	$(PYTHON) -m ruff format --check agent tests
 
 ## agent-test: the agent's units, CLI, hostile inputs and power-cut matrices
+# bootchain-host (the firmware's boot chain built for the host) judges the mutants too.
 agent-test: agent-deps
+	$(MAKE) -s -C tz-emulator host
 	$(AGENT_PY) -m pytest -q tests/agent
 
 ## agent-bench: engine and bundle benchmarks (figures)

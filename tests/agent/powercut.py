@@ -189,6 +189,11 @@ def device(s: Scenario) -> tuple[SimNor, Checker]:
     return nor, check
 
 
+def last_state(s: Scenario) -> bytes:
+    """The scenario's chip as the last run left it (a failed check leaves it as it saw it)."""
+    return bytes(_DEVICES[s.name][0].snapshot())
+
+
 @dataclass
 class CutResult:
     cut: bool

@@ -16,12 +16,14 @@ protected set first; writing pair by pair) must make the campaign fail.
 from __future__ import annotations
 
 import hashlib
+import re
+import subprocess
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
 import pytest
-from powercut import CUT_POINTS, Scenario, count_ops, gpt_regions, run_cut
+from powercut import CUT_POINTS, Scenario, count_ops, gpt_regions, last_state, run_cut
 
 from scm_fwupdate import bootset, imagegen, strategies
 from scm_fwupdate.flash import Geometry
@@ -33,6 +35,7 @@ from scm_fwupdate.strategies import ImageSpec, plan_install
 from scm_fwupdate.transaction import apply
 
 CHANGED = ("XBL_SC", "TZ", "UEFI", "dtb")
+BOOTCHAIN_HOST = Path(__file__).resolve().parents[2] / "tz-emulator/build/bootchain-host"
 RULES = {
     "sets": ("radxa-dragon-q6a", "q6a"),
     "ab-attributes": ("qcom-abl", "abl"),
@@ -157,12 +160,38 @@ def test_every_cut_of_an_update_boots_a_whole_old_or_new_set(
     assert views["old"] and views["new"], views
 
 
+def firmware_boots(image: bytes, workdir: Path) -> dict[str, str]:
+    """What the emulated firmware's own boot chain (bootchain-host, its C sources built for
+    the host) loads from this NOR under ``sets``: image -> version string."""
+    nor = workdir / "mutant.img"
+    nor.write_bytes(image)
+    out = subprocess.run(
+        [str(BOOTCHAIN_HOST), "--rule", "sets", str(nor)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    final = [line for line in out.splitlines() if line.startswith("boot:")][-1]
+    assert "result=boot" in final, final
+    in_b = "set=B" in final
+    loads = {}
+    for line in out.splitlines():
+        m = re.match(r"boot-image: (\S+) part=(\S+) valid=1 .* version=(\S+)", line)
+        if m and m[2].endswith(("_BACKUP", "_b")) == in_b:
+            loads[m[1]] = m[3]
+    return loads
+
+
 def _campaign_fails(s: Scenario, workdir: Path, every: int) -> str:
+    """The first cut the oracle refuses, confirmed by the firmware's own chain."""
     total = count_ops(s, workdir)
     for cut_at in range(0, total, every):
         try:
             run_cut(s, workdir, cut_at, False)
         except AssertionError as e:
+            loads = firmware_boots(last_state(s), workdir)  # as the failed check saw it
+            versions = {loads[n].rsplit(".", 1)[1] for n in CHANGED}
+            assert versions == {"1", "2"}, f"the firmware does not boot a mixed set: {loads}"
             return f"cut {cut_at}/{total}: {e}"
     return ""
 
