@@ -1,5 +1,7 @@
 # The update agent (agent/): unit tests, power-cut matrix, lint, benchmarks.
 AGENT_PY := PYTHONPATH=$(CURDIR)/agent/src $(PYTHON)
+# pytest-xdist workers: the power-cut matrices keep both cores busy.
+AGENT_TEST_JOBS ?= 2
 
 .PHONY: agent-deps agent-test agent-lint agent-bench
 DEPS_TARGETS += agent-deps
@@ -19,7 +21,7 @@ agent-lint: agent-deps
 # bootchain-host (the firmware's boot chain built for the host) judges the mutants too.
 agent-test: agent-deps
 	$(MAKE) -s -C tz-emulator host
-	$(AGENT_PY) -m pytest -q tests/agent
+	$(AGENT_PY) -m pytest -q -n $(AGENT_TEST_JOBS) --dist worksteal tests/agent
 
 ## agent-bench: engine and bundle benchmarks (figures)
 agent-bench: agent-deps

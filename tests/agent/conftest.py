@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -9,6 +10,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist a worker hands its cut-point counts to the controller."""
+    from powercut import CUT_POINTS
+
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["cut_points"] = json.dumps(CUT_POINTS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:  # the controller, once per xdist worker
+    from powercut import CUT_POINTS
+
+    CUT_POINTS.update(json.loads(getattr(node, "workeroutput", {}).get("cut_points", "{}")))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -37,7 +37,8 @@ class Case:
     original: bytes
     expected: bytes
     image: Path
-    cut_at: int
+    cut_at: int  # half way through the writes
+    first_write: int  # the first flash operation after the COMMIT, before any progress
 
 
 @cache
@@ -50,13 +51,13 @@ def case(tmp: Path) -> Case:
     expected = bytearray(board.image)
     expected[p.offset : p.offset + p.size] = new + b"\xff" * (p.size - len(new))
     nor = SimNor(Geometry(len(board.image), 4096, 256), initial=board.image)
-    with Journal(tmp / "count") as j:
-        nor.fault = FaultPlan()
+    nor.fault = FaultPlan()
+    with SimJournal(tmp / "count", fault=nor.fault) as j:  # journal syncs count as operations
         plan = plan_install(nor, j, read_gpt_image(board.image), [spec(image)]).commit()
         before = nor.fault.ops
         apply(nor, j, plan, progress_every=4)
     writes = nor.fault.ops - before
-    return Case(board.image, bytes(expected), image, before + writes // 2)
+    return Case(board.image, bytes(expected), image, before + writes // 2, before + 1)
 
 
 def spec(image: Path) -> ImageSpec:
@@ -64,12 +65,13 @@ def spec(image: Path) -> ImageSpec:
     return ImageSpec(TARGET, image, len(data), sha256=hashlib.sha256(data).hexdigest())
 
 
-def cut_update(tmp: Path) -> tuple[SimNor, Path, Case]:
-    """The update cut half way through its writes: committed, VarStore part old, part new."""
+def cut_update(tmp: Path, early: bool = False) -> tuple[SimNor, Path, Case]:
+    """The update cut half way through its writes (committed, VarStore part old, part new),
+    or ``early``: at its first flash operation, before any progress record."""
     c = case(tmp.parent)
     nor = SimNor(Geometry(len(c.original), 4096, 256), initial=c.original)
     path = tmp / "journal"
-    nor.fault = FaultPlan(c.cut_at)
+    nor.fault = FaultPlan(c.first_write if early else c.cut_at)
     j = SimJournal(path, fault=nor.fault)
     try:
         plan = plan_install(nor, j, read_gpt_image(c.original), [spec(c.image)]).commit()
@@ -166,6 +168,25 @@ def test_a_damaged_begin_finishes_from_the_plan(cut) -> None:
     assert outcome(nor, path, c) == "finished"
 
 
+def test_both_commit_blocks_damaged_before_any_progress_is_refused_not_dropped(
+    tmp_path: Path,
+) -> None:
+    """Two damages: the block with the plan's tail and COMMIT 1 zeroed, a bit of COMMIT 2
+    flipped, cut before the first progress record. Without a valid record after them this
+    read as the torn tail of an uncommitted plan, and resume dropped a started update."""
+    nor, path, c = cut_update(tmp_path, early=True)
+    assert bytes(nor.snapshot()) != c.original  # the first block was written
+    commits = [r for r in records(path) if r[0] == RecordType.COMMIT]
+    data = bytearray(path.read_bytes())
+    start = commits[0][1] - commits[0][1] % 4096
+    data[start : start + 4096] = bytes(len(data[start : start + 4096]))
+    data[commits[1][1] + commits[1][2] // 2] ^= 0x10
+    path.write_bytes(bytes(data))
+    with Journal(path) as j:
+        assert pending_state(j).kind == StateKind.DAMAGED
+    assert outcome(nor, path, c) == "refused"
+
+
 def test_damage_before_the_commit_is_not_dropped(tmp_path: Path) -> None:
     c = case(tmp_path)
     nor = SimNor(Geometry(len(c.original), 4096, 256), initial=c.original)
@@ -189,10 +210,14 @@ def test_damage_before_the_commit_is_not_dropped(tmp_path: Path) -> None:
         st.tuples(st.sampled_from(["flip", "zero-block", "garbage"]), st.floats(0, 1)),
         min_size=1,
         max_size=2,
-    )
+    ),
+    st.booleans(),
 )
-def test_any_damage_after_commit_finishes_exactly_or_refuses(tmp_path: Path, damage) -> None:
-    nor, path, c = cut_update(Path(tempfile.mkdtemp(dir=tmp_path)))
+def test_any_damage_after_commit_finishes_exactly_or_refuses(
+    tmp_path: Path, damage, early: bool
+) -> None:
+    """Up to two damages anywhere in the journal, cut early (before any progress) or half way."""
+    nor, path, c = cut_update(Path(tempfile.mkdtemp(dir=tmp_path)), early)
     size = path.stat().st_size
     data = bytearray(path.read_bytes())
     for kind, where in damage:
@@ -208,5 +233,6 @@ def test_any_damage_after_commit_finishes_exactly_or_refuses(tmp_path: Path, dam
     try:
         result = outcome(nor, path, c)
     except JournalError:
-        result = "refused"  # e.g. both commit copies in one zeroed block: not dropped either
+        assert path.read_bytes() == bytes(data), "a refused resume changed the journal"
+        result = "refused"
     assert result in ("finished", "refused")

@@ -183,6 +183,11 @@ class PlanBuilder:
         self.journal.append(RecordType.COMMIT, commit)
         self.journal.pad_to(COMMIT_SPACING)
         self.journal.append(RecordType.COMMIT, commit)
+        # A valid record in a third block: with both COMMIT blocks damaged, what
+        # follows the plan still reads as damage before a valid record, never as
+        # the torn tail of an uncommitted plan (which resume would drop).
+        self.journal.pad_to(COMMIT_SPACING)
+        self.journal.append(RecordType.PROGRESS, {"next": 0})
         self.journal.sync()  # commit durable before the first flash operation
         return self.plan
 
