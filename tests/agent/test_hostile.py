@@ -767,6 +767,7 @@ def _install_killed(env: Env, bundle: Path, when: str) -> None:
     marks = {
         "staging": '"phase": "verify bundle"',
         "planning": '"phase": "plan"',
+        "committed": '"phase": "mark slot',  # the first step after the COMMIT
         "writing": '"phase": "write',
         "activating": '"phase": "activate',
     }
@@ -794,9 +795,10 @@ def _install_killed(env: Env, bundle: Path, when: str) -> None:
             break
     proc.kill()
     proc.wait(30)
+    assert proc.returncode == -signal.SIGKILL, f"install ended before the kill ({when})"
 
 
-@pytest.mark.parametrize("when", ["staging", "planning", "writing", "activating"])
+@pytest.mark.parametrize("when", ["staging", "planning", "committed", "writing", "activating"])
 def test_sigkill_at_chosen_points_then_resume_reaches_old_or_new(
     env: Env, capsys, when: str
 ) -> None:
@@ -808,6 +810,8 @@ def test_sigkill_at_chosen_points_then_resume_reaches_old_or_new(
     assert rc == 0, err
     st = json.loads(run(env, capsys, "status", "--json")[1])
     assert st["journal"]["state"] in ("idle", "done")
+    if when in ("committed", "writing", "activating"):  # after the COMMIT: finished
+        assert st["journal"]["state"] == "done"
     slot = st["boot"]["next"]
     copy = env.part(f"dtb_{slot}")[: len(target)]
     if st["journal"]["state"] == "done":
