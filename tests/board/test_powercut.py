@@ -65,14 +65,17 @@ def holds(copy: bytes, image: bytes) -> bool:
     return copy == image + b"\xff" * (len(copy) - len(image))
 
 
-def state(nor: bytes, rule: str, old: Release, new: Release) -> str:
-    """After resume: 'new' (the target, in both sets, or in the new slot) or 'old' (dropped)."""
+def state(nor: bytes, rule: str, old: Release, new: Release, running: str) -> str:
+    """After resume: 'new' (the target, in both sets, or in the slot the install wrote) or
+    'old' (dropped: both sets, or the slot that ran the install, still hold it)."""
     for label, rel in (("new", new), ("old", old)):
         ok = True
         for name in QCS6490_BOOT_IMAGES:
-            a, b = copies(nor, name)
-            target = (b,) if rule == "ab-attributes" and label == "new" else (a, b)
-            ok &= all(holds(c, rel.images[name]) for c in target)
+            pair = copies(nor, name)
+            if rule == "ab-attributes":  # the install writes the slot that is not running
+                side = "_a_b".index(running) // 2
+                pair = (pair[1 - side],) if label == "new" else (pair[side],)
+            ok &= all(holds(c, rel.images[name]) for c in pair)
         if ok:
             return label
     raise AssertionError("after resume the NOR holds neither release exactly")
@@ -96,6 +99,7 @@ def test_power_cuts_through_releases_boot_whole_sets_and_resume(
     outcomes: Counter[tuple[str, str]] = Counter()
     line = board.boot(WRITE, fw)
     assert line is not None and whole(line, releases[1], releases[1]) == "old"
+    running = line.slot or ""  # ab-attributes: the slot the firmware booted
     for i in range(CUTS):
         phase, pattern = PHASES[rule][i % len(PHASES[rule])]
         old, new = releases[installed], releases[installed + 1]
@@ -111,7 +115,7 @@ def test_power_cuts_through_releases_boot_whole_sets_and_resume(
         assert line is not None and line.booted, f"cut {i} ({phase}): {line}"
         view = whole(line, old, new)
         outcomes[(phase, view)] += 1
-        after = state(board.nor.read_bytes(), rule, old, new)
+        after = state(board.nor.read_bytes(), rule, old, new, running)
         if phase not in ("staging", "planning"):  # cut after the COMMIT: resume finishes it
             assert after == "new", f"cut {i} ({phase}): the boot-time resume did not finish"
         if after == "new":
@@ -120,6 +124,8 @@ def test_power_cuts_through_releases_boot_whole_sets_and_resume(
             # the slot that boots next is the new one: power on into it
             line = board.boot(WRITE, fw)
             assert line is not None and whole(line, old, new) == "new"
+            assert line.slot != running, line
+            running = line.slot
         if rng.random() < 0.25:
             board.check("scm-fwupdate status >/dev/null", timeout=300)
     board.power_cut()
