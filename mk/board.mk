@@ -16,8 +16,11 @@ board-deps: python-deps
 	fi
 
 ## board-test: booted tests on the emulated board (builds what is missing)
+# Built once here, then two QEMUs at a time (pytest-xdist): each is one host thread.
+BOARD_TEST_JOBS ?= 2
 board-test: board-deps kernel-deps
-	$(PYTHON) -m pytest -q -s tests/board
+	BOARD_BUILT="$$(board/build)" && export BOARD_BUILT && \
+		$(PYTHON) -m pytest -q -n $(BOARD_TEST_JOBS) --dist worksteal tests/board
 
 ## demo: boot the emulated board and install a signed firmware release (boot sets)
 demo: board-deps kernel-deps

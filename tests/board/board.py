@@ -10,6 +10,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,10 @@ from labgrid import Environment
 ROOT = Path(__file__).resolve().parents[2]
 KERNEL_ADDR, DTB_ADDR, INITRD_ADDR = 0x40200000, 0x48000000, 0x48200000
 DEFAULT_CMDLINE = "console=ttyAMA0 panic=-1 quiet"
+# Lines for the end of the run (campaign counts, oeqa results): printed by
+# conftest's terminal summary, gathered from pytest-xdist workers too.
+REPORT: list[str] = []
+POWER_ON_TIMEOUT = 60.0  # QEMUDriver.on() takes about a second; see Board._power_on
 
 
 @dataclass(frozen=True)
@@ -31,10 +36,17 @@ class Artifacts:
 
     @classmethod
     def build(cls) -> Artifacts:
-        """board/build makes whatever is missing (cached) and prints KEY=path."""
-        out = subprocess.run(
-            [str(ROOT / "board" / "build")], check=True, capture_output=True, text=True
-        ).stdout
+        """board/build makes whatever is missing (cached) and prints KEY=path.
+
+        ``make board-test`` runs it once and passes its output in BOARD_BUILT, so
+        that parallel workers never rebuild what another one is booting.
+        """
+        out = (
+            os.environ.get("BOARD_BUILT")
+            or subprocess.run(
+                [str(ROOT / "board" / "build")], check=True, capture_output=True, text=True
+            ).stdout
+        )
         paths = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
         return cls(*(Path(paths[k]) for k in ("FIRMWARE", "KERNEL", "INITRD", "DTB")))
 
@@ -162,7 +174,7 @@ class Board:
                 f"{DEFAULT_CMDLINE} {cmdline}".strip(), fw or {}
             )
         self.target.activate(self.power)
-        self.power.on()
+        self._power_on()
         self.running = True
         # boot_rule=none: the firmware runs no boot chain and prints no boot: line.
         chain = self.emulated and (fw or {}).get("boot_rule") != "none"
@@ -182,6 +194,44 @@ class Board:
         )
         self.boot_lines = firmware.parse(before.decode(errors="replace") + match.group(0).decode())
         return self.boot_lines[-1]
+
+    def _power_on(self) -> None:
+        """QEMUDriver.on(), guarded against a stall of the harness, not of the board.
+
+        on() waits for QEMU's answer to 'cont' and reads nothing else meanwhile.
+        The firmware's first UART bytes fill the serial socket (one small write
+        each), the vCPU then waits for room while holding QEMU's big lock, and
+        the answer is never written: both sides wait for good. Such a start is
+        killed, the NOR put back as it was before it (the chain may have
+        written its bits already) and powered on again; the report says so.
+        """
+        if not self.emulated:
+            self.power.on()
+            return
+        before = self.nor.read_bytes()
+        for attempt in range(1, 4):
+            done, stalled = threading.Event(), threading.Event()
+            threading.Thread(target=self._watchdog, args=(done, stalled), daemon=True).start()
+            try:
+                self.power.on()
+                return
+            except Exception:
+                if not stalled.is_set():
+                    raise
+            finally:
+                done.set()
+            REPORT.append(f"QEMU stalled in labgrid's power-on (attempt {attempt}): started again")
+            self.power_cut()
+            self.nor.write_bytes(before)
+            self.target.activate(self.power)
+        raise AssertionError("QEMU stalled at every power-on")
+
+    def _watchdog(self, done: threading.Event, stalled: threading.Event) -> None:
+        if not done.wait(POWER_ON_TIMEOUT):
+            stalled.set()
+            child = self.power._child
+            if child is not None:
+                child.kill()
 
     def run(self, cmd: str, timeout: float = 120) -> tuple[str, int]:
         out, _err, rc = self.shell.run(cmd, timeout=timeout)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from board import ROOT, Artifacts, Board
+from board import REPORT, ROOT, Artifacts, Board
 
 HERE = Path(__file__).parent
 
@@ -65,6 +66,23 @@ def board(board_factory, request: pytest.FixtureRequest) -> Iterator[Board]:
         b.new_state_disk()
     yield b
     b.shutdown()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if hasattr(session.config, "workeroutput"):  # a pytest-xdist worker
+        session.config.workeroutput["board_report"] = json.dumps(REPORT)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:  # the controller, once per xdist worker
+    REPORT.extend(json.loads(getattr(node, "workeroutput", {}).get("board_report", "[]")))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if REPORT:
+        terminalreporter.section("booted board")
+        for line in REPORT:
+            terminalreporter.write_line(line)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

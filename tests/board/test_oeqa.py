@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from updates import make_nor, make_release
 
-from board import ROOT, Board
+from board import REPORT, ROOT, Board
 
 sys.path.insert(0, str(ROOT / "tests" / "layer"))
 from oeqa_adapter import CASES, load_cases
@@ -101,5 +101,5 @@ def test_oeqa_cases_on_the_emulated_board(board: Board, tmp_path: Path) -> None:
         name: "ok" if passed(r) else [str(x[1]) for x in r.failures + r.errors + r.skipped]
         for name, r in outcomes.items()
     }
-    print(f"\noeqa cases on the emulated board: {report}")
+    REPORT.append(f"oeqa cases on the emulated board: {report}")
     assert all(v == "ok" for v in report.values()), report

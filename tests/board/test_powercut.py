@@ -23,7 +23,7 @@ import pytest
 from oracle.gpt import read_gpt_bytes
 from updates import ABL_CONFIG, Release, first_release, make_nor, make_release, whole
 
-from board import Board
+from board import REPORT, Board
 from scm_fwupdate.profile import QCS6490_BOOT_IMAGES
 
 UPLOAD = "/var/lib/scm-fwupdate/upload"
@@ -129,9 +129,9 @@ def test_power_cuts_through_releases_boot_whole_sets_and_resume(
         if rng.random() < 0.25:
             board.check("scm-fwupdate status >/dev/null", timeout=300)
     board.power_cut()
-    print(f"\n{rule}: {CUTS} SIGKILLs; release v{installed} installed at the end")
+    REPORT.append(f"{rule}: {CUTS} SIGKILLs; release v{installed} installed at the end")
     for (phase, view), n in sorted(outcomes.items()):
-        print(f"  {phase:<18} next power-on boots {view}: {n}")
+        REPORT.append(f"  {phase:<18} next power-on boots {view}: {n}")
     assert sum(outcomes.values()) == CUTS
     assert {v for _p, v in outcomes} == {"old", "new"}
     assert installed > CUTS // 3
