@@ -7,9 +7,11 @@ first write, and that nothing outside the sets changes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
+import socket
 from functools import cache
 from pathlib import Path
 
@@ -217,8 +219,11 @@ def test_a_fallback_to_set_b_is_reported_and_recorded_once(
     env = chosen_env(
         tmp_path, boot_rule="sets", boot_set="B", fallback="1", boot_reason="set A: TZ: bad"
     )
-    sent: list[tuple[str, str]] = []
-    monkeypatch.setattr(events, "emit", lambda mid, msg, *a, **k: sent.append((mid, msg)))
+    # journald's native protocol, on a datagram socket of the test's own
+    journald = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    journald.bind(str(tmp_path / "journal.sock"))
+    journald.settimeout(0)
+    monkeypatch.setattr(events, "JOURNAL_SOCKET", tmp_path / "journal.sock")
     rc, out, _err = run(env, capsys, "status", "--json")
     st = json.loads(out)
     assert rc == 0 and st["fallback"]["booted"] == "set B"
@@ -227,7 +232,14 @@ def test_a_fallback_to_set_b_is_reported_and_recorded_once(
     for _ in range(2):  # resume runs at every boot; the same boot is recorded once
         assert run(env, capsys, "resume")[0] == 0
     assert [r["booted"] for r in fallbacks(env)] == ["set B"]
-    assert [mid for mid, _msg in sent] == [events.BOOT_FALLBACK]
+    sent = []
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            sent.append(journald.recv(65536))
+    journald.close()
+    ids = [m.split(b"MESSAGE_ID=")[1][:32].decode() for m in sent if b"MESSAGE_ID=" in m]
+    assert ids == [events.BOOT_FALLBACK], sent
+    assert b"set B" in sent[0] and b"set A: TZ: bad" in sent[0]
     rc, out, _err = run(env, capsys, "status")
     assert "FALLBACK" in out and "set B" in out
 
