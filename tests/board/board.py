@@ -24,7 +24,7 @@ DEFAULT_CMDLINE = "console=ttyAMA0 panic=-1 quiet"
 # Lines for the end of the run (campaign counts, oeqa results): printed by
 # conftest's terminal summary, gathered from pytest-xdist workers too.
 REPORT: list[str] = []
-POWER_ON_TIMEOUT = 60.0  # QEMUDriver.on() takes about a second; see Board._power_on
+POWER_ON_TIMEOUT = 20.0  # QEMUDriver.on() takes about a second; see Board._power_on
 
 
 @dataclass(frozen=True)
