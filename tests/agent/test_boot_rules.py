@@ -12,6 +12,7 @@ import hashlib
 import json
 import shutil
 import socket
+import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -220,10 +221,11 @@ def test_a_fallback_to_set_b_is_reported_and_recorded_once(
         tmp_path, boot_rule="sets", boot_set="B", fallback="1", boot_reason="set A: TZ: bad"
     )
     # journald's native protocol, on a datagram socket of the test's own
+    sock = Path(tempfile.mkdtemp(dir="/tmp")) / "journal.sock"  # AF_UNIX paths are short
     journald = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    journald.bind(str(tmp_path / "journal.sock"))
+    journald.bind(str(sock))
     journald.settimeout(0)
-    monkeypatch.setattr(events, "JOURNAL_SOCKET", tmp_path / "journal.sock")
+    monkeypatch.setattr(events, "JOURNAL_SOCKET", sock)
     rc, out, _err = run(env, capsys, "status", "--json")
     st = json.loads(out)
     assert rc == 0 and st["fallback"]["booted"] == "set B"
@@ -237,6 +239,7 @@ def test_a_fallback_to_set_b_is_reported_and_recorded_once(
         while True:
             sent.append(journald.recv(65536))
     journald.close()
+    shutil.rmtree(sock.parent)
     ids = [m.split(b"MESSAGE_ID=")[1][:32].decode() for m in sent if b"MESSAGE_ID=" in m]
     assert ids == [events.BOOT_FALLBACK], sent
     assert b"set B" in sent[0] and b"set A: TZ: bad" in sent[0]

@@ -823,11 +823,13 @@ def test_sigkill_at_chosen_points_then_resume_reaches_old_or_new(
 def test_control_characters_in_a_bundle_never_reach_stdout(env: Env, capsys) -> None:
     """[small, stdout] 'bundle info' of an unverified bundle prints its fields escaped."""
     doc, members = one("VarStore", b"x" * 4096)
-    doc["description"] = "pwn \x1b[31m red \x07 bell"
+    doc["description"] = "pwn \x1b[31m red \x07 bell\nsignature:  valid (trusted)"
     path = _write(env, "ctl.bundle", signed(env, doc, members))
     rc, out, err = run(env, capsys, "bundle", "info", str(path))
     assert "\x1b" not in out + err and "\x07" not in out + err
-    assert rc == 0 and "\\x1b[31m red \\x07 bell" in out, (rc, out, err)
+    assert rc == 0 and "\\x1b[31m red \\x07 bell\\x0asignature:" in out, (rc, out, err)
+    # one signature line: the description cannot forge a second
+    assert sum(line.startswith("signature:") for line in out.splitlines()) == 1, out
 
 
 def test_staging_refuses_a_stream_that_the_free_space_cannot_hold(

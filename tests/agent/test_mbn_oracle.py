@@ -70,6 +70,15 @@ def test_release_strings_are_judged_alike(form: str, where: str) -> None:
     assert agent_verdict(image) == oracle_verdict(image)
 
 
+@pytest.mark.parametrize("form", ["good", "63 characters", "64 characters", "no NUL"])
+def test_strings_across_the_read_chunks_are_judged_alike(form: str) -> None:
+    """The agent reads segments in CHUNK-byte pieces: a marker or value cut by one is kept."""
+    s = RELEASE_FORMS[form]
+    for pad in range(mbn.CHUNK - 100, mbn.CHUNK + 20, 3):
+        image = image_with([b"\x01" * pad + s + b"\x02" * 50])
+        assert agent_verdict(image) == oracle_verdict(image), (form, pad)
+
+
 @pytest.mark.parametrize("index", range(2, 12))
 def test_every_hash_header_word_is_checked_alike(index: int) -> None:
     """A signature or chain size that breaks the sum bricks the chain: the agent must see it."""

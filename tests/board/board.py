@@ -6,6 +6,7 @@ Tests talk to ``Board`` only: boot, run a shell command, cut the power.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shlex
 import shutil
@@ -41,12 +42,15 @@ class Artifacts:
         ``make board-test`` runs it once and passes its output in BOARD_BUILT, so
         that parallel workers never rebuild what another one is booting.
         """
-        out = (
-            os.environ.get("BOARD_BUILT")
-            or subprocess.run(
-                [str(ROOT / "board" / "build")], check=True, capture_output=True, text=True
-            ).stdout
-        )
+        out = os.environ.get("BOARD_BUILT")
+        if not out:  # one build at a time (pytest -n without make: every worker asks)
+            cache = Path(os.environ.get("CACHE_DIR", Path.home() / ".cache/meta-qcom-scm"))
+            cache.mkdir(parents=True, exist_ok=True)
+            with open(cache / "board-build.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                out = subprocess.run(
+                    [str(ROOT / "board" / "build")], check=True, capture_output=True, text=True
+                ).stdout
         paths = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
         return cls(*(Path(paths[k]) for k in ("FIRMWARE", "KERNEL", "INITRD", "DTB")))
 
@@ -211,20 +215,30 @@ class Board:
         before = self.nor.read_bytes()
         for attempt in range(1, 4):
             done, stalled = threading.Event(), threading.Event()
-            threading.Thread(target=self._watchdog, args=(done, stalled), daemon=True).start()
+            watchdog = threading.Thread(target=self._watchdog, args=(done, stalled))
+            watchdog.start()
             try:
                 self.power.on()
-                return
             except Exception:
-                if not stalled.is_set():
+                if not self._settle(watchdog, done, stalled):
                     raise
-            finally:
-                done.set()
+            else:
+                if not self._settle(watchdog, done, stalled):
+                    return
             REPORT.append(f"QEMU stalled in labgrid's power-on (attempt {attempt}): started again")
             self.power_cut()
             self.nor.write_bytes(before)
             self.target.activate(self.power)
         raise AssertionError("QEMU stalled at every power-on")
+
+    @staticmethod
+    def _settle(
+        watchdog: threading.Thread, done: threading.Event, stalled: threading.Event
+    ) -> bool:
+        """Stop the watchdog; True if it fired (even as on() returned: QEMU is dead then)."""
+        done.set()
+        watchdog.join()
+        return stalled.is_set()
 
     def _watchdog(self, done: threading.Event, stalled: threading.Event) -> None:
         if not done.wait(POWER_ON_TIMEOUT):

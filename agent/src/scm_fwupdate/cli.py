@@ -195,9 +195,10 @@ def _signals(ctx: Context) -> Iterator[None]:
             signal.signal(s, h)
 
 
-def _out(text: str) -> None:
-    # Bundle fields and file names may carry control characters: escaped, line by line.
-    print("\n".join(printable(line) for line in text.split("\n")), flush=True)
+def _out(line: str) -> None:
+    # One line each call: a bundle field or file name may carry control characters,
+    # a line break included (a forged "signature:" line), so all of them are escaped.
+    print(printable(line), flush=True)
 
 
 def _json(data: Any) -> None:
