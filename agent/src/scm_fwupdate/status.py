@@ -9,6 +9,7 @@ from . import capsule, history
 from .bootset import BootReport, SetState, copies_view, evaluate
 from .context import Context, has_journal
 from .errors import AgentError
+from .fallback import Fallback
 from .gpt import read_gpt
 from .profile import BootRule
 from .resume import detect_fallback
@@ -35,7 +36,9 @@ def _set_view(state: SetState) -> dict[str, Any]:
     }
 
 
-def _booted_set(rule: BootRule, report: BootReport | None, found: Any) -> dict[str, Any]:
+def _booted_set(
+    rule: BootRule, report: BootReport | None, found: Fallback | None
+) -> dict[str, Any]:
     """Which boot set runs, and who says so: never guessed from the flash as it is now."""
     if rule != BootRule.SETS:
         return {"set": None, "source": None}

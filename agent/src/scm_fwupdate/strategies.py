@@ -282,10 +282,11 @@ def _plan_sets(
     for image, src, dst in to_write:
         builder.step(f"set {other}: write {dst.name}")
         img = bundled.get(image)
-        if img is not None and first_tried:
-            _file_header_last(builder, dst, img)
-        elif img is not None:
-            _check(img, builder.from_file(dst.offset, dst.size, img.path, img.offset, img.size))
+        if img is not None:
+            written = builder.from_file(
+                dst.offset, dst.size, img.path, img.offset, img.size, head_last=first_tried
+            )
+            _check(img, written)
         elif first_tried:
             builder.copy(dst.offset + bs, dst.size - bs, src.offset + bs, skip_same=True)
             builder.copy(dst.offset, bs, src.offset)
@@ -294,14 +295,7 @@ def _plan_sets(
     builder.step(f"verify set {other}")
     for _image, _src, dst in rows:
         builder.verify(dst.offset, dst.size)
-    changing = [
-        (src, dst)
-        for _image, src, dst in rows
-        if any(
-            builder.hash_at(src.offset + pos) != builder.hash_at(dst.offset + pos)
-            for pos in range(0, src.size, bs)
-        )
-    ]
+    changing = [(src, dst) for _image, src, dst in rows if _will_change(builder, None, dst, src)]
     builder.step(f"invalidate set {protected}")
     for src, _dst in changing:
         builder.inline(src.offset, b"", bs)
@@ -353,38 +347,18 @@ def _tried_first(boot_set: str) -> bool:
     return boot_set == SET_A
 
 
-def _file_blocks(img: ImageSpec, size: int, bs: int):
-    """The sha256 of each erase block the image makes of a ``size``-byte region."""
-    with open(img.path, "rb") as f:
-        f.seek(img.offset)
-        for pos in range(0, size, bs):
-            data = f.read(max(0, min(bs, img.size - pos)))
-            yield hashlib.sha256(data + b"\xff" * (bs - len(data))).digest()
-
-
 def _will_change(
     builder: PlanBuilder, img: ImageSpec | None, src: Partition, dst: Partition
 ) -> bool:
-    bs = builder.bs
+    """Whether ``dst`` (as planned so far) differs from the image, else from ``src``."""
     if img is None:
-        want = (builder.hash_at(src.offset + pos) for pos in range(0, src.size, bs))
-    else:
-        want = _file_blocks(img, dst.size, bs)
-    return any(w != builder.hash_at(dst.offset + i * bs) for i, w in enumerate(want))
-
-
-def _file_header_last(builder: PlanBuilder, dst: Partition, img: ImageSpec) -> None:
-    """The image into ``dst``, its first block (the ELF header) planned last."""
-    bs = builder.bs
-    head = min(bs, img.size)
-    whole = hashlib.sha256()
-    with open(img.path, "rb") as f:  # the bundle's digest covers the whole image
-        f.seek(img.offset)
-        while chunk := f.read(min(1 << 20, img.offset + img.size - f.tell())):
-            whole.update(chunk)
-    builder.from_file(dst.offset + bs, dst.size - bs, img.path, img.offset + bs, img.size - head)
-    builder.from_file(dst.offset, bs, img.path, img.offset, head)
-    _check(img, whole.hexdigest())
+        bs = builder.bs
+        return any(
+            builder.hash_at(src.offset + pos) != builder.hash_at(dst.offset + pos)
+            for pos in range(0, src.size, bs)
+        )
+    entries = builder.file_entries(dst.offset, dst.size, img.path, img.offset, img.size)
+    return any(e.sha256 != builder.hash_at(e.offset) for e in entries)
 
 
 def _check(img: ImageSpec, actual: str) -> None:

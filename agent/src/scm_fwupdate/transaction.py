@@ -14,7 +14,7 @@ import hashlib
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -69,8 +69,37 @@ class PlanBuilder:
     def _block(self, data: bytes) -> bytes:
         return data + b"\xff" * (self.bs - len(data))
 
-    def from_file(self, offset: int, size: int, path: Path, file_offset: int, data_len: int) -> str:
-        """Region gets the file's bytes then 0xFF; returns the sha256 hex of the file bytes."""
+    def from_file(
+        self,
+        offset: int,
+        size: int,
+        path: Path,
+        file_offset: int,
+        data_len: int,
+        head_last: bool = False,
+    ) -> str:
+        """Region gets the file's bytes then 0xFF; returns the sha256 hex of the file bytes.
+
+        ``head_last``: the region's first block is planned after the others (an
+        image whose header block lands last is valid only once it is whole).
+        """
+        whole = hashlib.sha256()
+        entries = list(self.file_entries(offset, size, path, file_offset, data_len, whole))
+        for entry in entries[1:] + entries[:1] if head_last else entries:
+            self._add(entry)
+        return whole.hexdigest()
+
+    def file_entries(
+        self,
+        offset: int,
+        size: int,
+        path: Path,
+        file_offset: int,
+        data_len: int,
+        whole: Any = None,
+    ) -> Iterator[Entry]:
+        """The entries that put the file's bytes (then 0xFF) into the region, in order;
+        ``whole`` (a hashlib object) is fed the file bytes on the way."""
         self._check_region(offset, size)
         if data_len > size:
             raise AgentError(f"{data_len} bytes do not fit the {size}-byte region")
@@ -78,7 +107,6 @@ class PlanBuilder:
         if str(path) not in self.plan.sources:
             self.plan.sources.append(str(path))
         file = self.plan.sources.index(str(path))
-        whole = hashlib.sha256()
         with open(path, "rb") as f:
             f.seek(file_offset)
             for pos in range(0, size, self.bs):
@@ -86,11 +114,11 @@ class PlanBuilder:
                 data = f.read(n)
                 if len(data) != n:
                     raise AgentError(f"{path}: truncated at {file_offset + pos + len(data)}")
-                whole.update(data)
+                if whole is not None:
+                    whole.update(data)
                 src = Src.FILE if n else Src.ERASED
                 digest = sha256(self._block(data))
-                self._add(Entry(offset + pos, self.bs, digest, src, file_offset + pos, n, file))
-        return whole.hexdigest()
+                yield Entry(offset + pos, self.bs, digest, src, file_offset + pos, n, file)
 
     def hash_at(self, offset: int) -> bytes:
         """The block's hash once the entries planned so far ran."""
